@@ -14,6 +14,7 @@
 //! * [`state`]: the `pkgrun.state/v1` document and the state directory store.
 //! * [`log`]: the one log line format every runner, script and child step uses.
 //! * [`process`]: running a child process as a named, logged step.
+//! * [`plan`]: the versions and environment preflight of a run, all problems at once.
 //! * [`exit`]: the process exit codes that are part of the CLI contract.
 //!
 //! Libraries never print: everything a user sees goes through [`log::Logger`] or is
@@ -26,6 +27,7 @@ pub mod git;
 pub mod lang;
 pub mod log;
 pub mod manifest;
+pub mod plan;
 pub mod process;
 pub mod secret;
 pub mod state;

@@ -1,0 +1,282 @@
+//! What a run would publish, decided before anything is touched: the source sha, one
+//! timestamp for the whole run, and each package's version (snapshot or validated
+//! override), plus the full environment preflight for a set of languages.
+//!
+//! Every problem (missing or malformed variables, no sha, invalid overrides) is
+//! collected into one [`EnvError`], so a user fixes everything in one go.
+
+use crate::config::Config;
+use crate::env::{self, EnvError, EnvSource, Problems, Resolved};
+use crate::git;
+use crate::lang::Lang;
+use crate::version::{self, Sha12, Timestamp, VersionSource};
+
+/// One package's version for this run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedVersion {
+    pub lang: Lang,
+    pub package: String,
+    pub state_key: String,
+    pub version: String,
+    pub source: VersionSource,
+}
+
+/// The versions of a run, packages in publish order per language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionPlan {
+    pub sha: Sha12,
+    pub at: Timestamp,
+    pub packages: Vec<PlannedVersion>,
+}
+
+impl VersionPlan {
+    /// The planned version of a package by name and language.
+    pub fn version_of(&self, lang: Lang, package: &str) -> Option<&str> {
+        self.packages
+            .iter()
+            .find(|p| p.lang == lang && p.package == package)
+            .map(|p| p.version.as_str())
+    }
+}
+
+/// Everything a publish of `langs` needs from the environment, checked at once.
+#[derive(Debug, Clone)]
+pub struct Preflight {
+    pub env: Resolved,
+    pub versions: VersionPlan,
+}
+
+fn hint_for_override(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Go => "use a canonical Go version such as v1.4.0 that agrees with the module path's /vN suffix, or unset it to publish a snapshot",
+        Lang::Python => "use a PEP 440 version such as 1.4.0, or unset it to publish a snapshot",
+        Lang::Ts => "use a SemVer version such as 1.4.0, or unset it to publish a snapshot",
+    }
+}
+
+/// The languages to act on: `requested`, or every configured one when empty.
+/// Requesting a language that pkgrun.toml does not configure is a problem.
+pub fn select_languages(config: &Config, requested: &[Lang]) -> Result<Vec<Lang>, String> {
+    if requested.is_empty() {
+        return Ok(config.languages().collect());
+    }
+    let missing: Vec<&str> = requested
+        .iter()
+        .filter(|l| config.section(**l).is_none())
+        .map(|l| l.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "{} not configured in {}: add a [{}] section with packages or leave {} out",
+            missing.join(", "),
+            config.path().display(),
+            missing[0],
+            if missing.len() == 1 { "it" } else { "them" }
+        ));
+    }
+    let mut out = Vec::new();
+    for l in Lang::ALL {
+        if requested.contains(&l) {
+            out.push(l);
+        }
+    }
+    Ok(out)
+}
+
+/// Resolves the sha and every package version of `langs`, collecting problems into `problems`.
+fn versions_into(
+    config: &Config,
+    langs: &[Lang],
+    source: &dyn EnvSource,
+    at: Timestamp,
+    problems: &mut Problems,
+) -> Option<VersionPlan> {
+    let sha = match git::resolve_sha(config.root(), source) {
+        Ok(sha) => Some(sha),
+        Err(e) => {
+            problems.push(
+                git::SOURCE_GIT_SHA,
+                e.to_string(),
+                e.hint().unwrap_or_default(),
+            );
+            None
+        }
+    };
+    let mut packages = Vec::new();
+    for &lang in langs {
+        let Some(section) = config.section(lang) else {
+            continue;
+        };
+        let var = config.override_var(lang);
+        let over = source
+            .get(&var)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty());
+        for pkg in section.publish_order() {
+            let planned = match (&over, &sha) {
+                (Some(v), _) => {
+                    match version::validate_override(&pkg.name, pkg.version_base(), v) {
+                        Ok(version) => Some((version, VersionSource::Override)),
+                        Err(e) => {
+                            problems.push(&var, e.to_string(), hint_for_override(lang));
+                            None
+                        }
+                    }
+                }
+                (None, Some(sha)) => {
+                    match version::snapshot(&pkg.name, pkg.version_base(), at, sha) {
+                        Ok(version) => Some((version, VersionSource::Snapshot)),
+                        Err(e) => {
+                            problems.push(
+                                pkg.manifest.file.display().to_string(),
+                                e.to_string(),
+                                "fix the base version in the manifest",
+                            );
+                            None
+                        }
+                    }
+                }
+                (None, None) => None,
+            };
+            if let Some((version, source)) = planned {
+                packages.push(PlannedVersion {
+                    lang,
+                    package: pkg.name.clone(),
+                    state_key: pkg.state_key.clone(),
+                    version,
+                    source,
+                });
+            }
+        }
+    }
+    sha.map(|sha| VersionPlan { sha, at, packages })
+}
+
+/// The versions `langs` would be published with at `at`.
+pub fn versions(
+    config: &Config,
+    langs: &[Lang],
+    source: &dyn EnvSource,
+    at: Timestamp,
+) -> Result<VersionPlan, EnvError> {
+    let mut problems = Problems::new();
+    let plan = versions_into(config, langs, source, at, &mut problems);
+    problems.into_result()?;
+    Ok(plan.expect("no problems means a sha was resolved"))
+}
+
+/// The full environment contract for publishing `langs`: every required variable
+/// (see [`env::requirements_for`]), the sha and the overrides, all problems at once.
+pub fn preflight(
+    config: &Config,
+    langs: &[Lang],
+    source: &dyn EnvSource,
+    at: Timestamp,
+) -> Result<Preflight, EnvError> {
+    let requirements: Vec<_> = langs
+        .iter()
+        .flat_map(|l| env::requirements_for(*l, config.env_prefix()))
+        .collect();
+    let mut problems = Problems::new();
+    let resolved = match env::check(&requirements, source) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            problems.extend(e);
+            None
+        }
+    };
+    let plan = versions_into(config, langs, source, at, &mut problems);
+    problems.into_result()?;
+    Ok(Preflight {
+        env: resolved.expect("no problems"),
+        versions: plan.expect("no problems"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn workspace() -> (tempfile::TempDir, Config) {
+        let d = tempfile::tempdir().unwrap();
+        let w = |rel: &str, text: &str| {
+            let p = d.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        w("g/go.mod", "module example.com/sdk/v2\n");
+        w("t/package.json", r#"{"name":"@a/t","version":"1.2.0"}"#);
+        w("pkgrun.toml", "env_prefix = \"ACME\"\n[[go.packages]]\nname = \"example.com/sdk/v2\"\npath = \"g\"\n[[ts.packages]]\nname = \"@a/t\"\npath = \"t\"\n");
+        let c = Config::load(&d.path().join("pkgrun.toml")).unwrap();
+        (d, c)
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn at() -> Timestamp {
+        Timestamp::from_unix(1_795_817_405).unwrap()
+    }
+
+    #[test]
+    fn snapshots_and_overrides() {
+        let (_d, c) = workspace();
+        let e = env(&[
+            ("SOURCE_GIT_SHA", "0123456789abcdef"),
+            ("ACME_TS_SDK_VERSION", "1.3.0"),
+        ]);
+        let plan = versions(&c, &[Lang::Go, Lang::Ts], &e, at()).unwrap();
+        assert_eq!(
+            plan.version_of(Lang::Go, "example.com/sdk/v2"),
+            Some("v2.0.0-20261127221005-0123456789ab")
+        );
+        assert_eq!(plan.version_of(Lang::Ts, "@a/t"), Some("1.3.0"));
+        assert_eq!(plan.packages[1].source, VersionSource::Override);
+    }
+
+    #[test]
+    fn every_problem_at_once() {
+        let (d, c) = workspace();
+        let e = env(&[
+            ("ACME_GO_SDK_VERSION", "v1.0.0"),
+            ("ACME_TS_SDK_VERSION", "one"),
+        ]);
+        let err = preflight(&c, &[Lang::Go, Lang::Ts], &e, at()).unwrap_err();
+        let mut vars = err.variables();
+        // No .git in a temp dir unless the temp dir is inside a repository.
+        if git::find_git_dir(d.path()).is_err() {
+            assert!(vars.contains(&"SOURCE_GIT_SHA"));
+        }
+        vars.retain(|v| *v != "SOURCE_GIT_SHA");
+        assert_eq!(
+            vars,
+            [
+                "GO_REGISTRY_URL",
+                "GO_REGISTRY_TOKEN",
+                "GONOSUMDB",
+                "NPM_REGISTRY_URL",
+                "NPM_AUTH_TOKEN",
+                "ACME_GO_SDK_VERSION",
+                "ACME_TS_SDK_VERSION"
+            ]
+        );
+    }
+
+    #[test]
+    fn selecting_unconfigured_languages() {
+        let (_d, c) = workspace();
+        assert_eq!(select_languages(&c, &[]).unwrap(), [Lang::Go, Lang::Ts]);
+        assert_eq!(
+            select_languages(&c, &[Lang::Ts, Lang::Go]).unwrap(),
+            [Lang::Go, Lang::Ts]
+        );
+        assert!(select_languages(&c, &[Lang::Python])
+            .unwrap_err()
+            .contains("python"));
+    }
+}
