@@ -8,7 +8,8 @@
 //
 // Line: `[<prefix>] <RFC 3339 UTC, whole seconds> <level padded to 4> <message>`, the same
 // bytes `pkgrun log` / `pkgrun step` print. The prefix is LOG_PREFIX (default
-// packages:pkgrun), read at each call; VERBOSE=1 streams child output live. Importing this
+// packages:pkgrun), read at each call; VERBOSE=1 (or true/yes/on) streams child output
+// live. Importing this
 // module has no side effects. See scripts/lib/README.md.
 
 import { spawn } from "node:child_process";
@@ -28,10 +29,21 @@ function timestamp() {
   return new Date().toISOString().slice(0, 19) + "Z";
 }
 
+/** Whether a VERBOSE value turns streaming on: 1, true, yes or on (any case), as in pkgrun. */
+export function verboseEnabled(value = process.env.VERBOSE) {
+  return ["1", "true", "yes", "on"].includes(String(value ?? "").trim().toLowerCase());
+}
+
 function line(level, message, opts) {
+  // As in pkgrun: one log line per line of the message (a trailing newline adds none, an
+  // empty message is one line), trailing CRs dropped, one timestamp for all of them.
+  const head = `[${prefixOf(opts)}] ${timestamp()} ${level.padEnd(4)} `;
+  const parts = message.split("\n");
+  if (parts.length > 1 && parts[parts.length - 1] === "") parts.pop();
+  const text = parts.map((p) => head + p.replace(/\r+$/, "") + "\n").join("");
   // process.stderr.write is synchronous for files and pipes on POSIX, so lines from here and
   // from the child replay keep their order even if the caller exits right after.
-  process.stderr.write(`[${prefixOf(opts)}] ${timestamp()} ${level.padEnd(4)} ${message}\n`);
+  process.stderr.write(text);
 }
 
 const join_ = (parts) => parts.map(String).join(" ");
@@ -62,8 +74,7 @@ class LineSplitter {
     this.pending = Buffer.alloc(0);
   }
   emitLine(bytes) {
-    // CRLF output: the CR is part of the line ending, not of the line.
-    if (bytes.length && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, -1);
+    // CRLF output: CRs before the newline are part of the line ending (`line` drops them).
     this.emit(bytes.toString("utf8"));
   }
 }
@@ -76,14 +87,14 @@ class LineSplitter {
  * The child's stdout and stderr are both opened on ONE temporary file, so their
  * interleaving is kept in arrival order (Node cannot hand a child one pipe for both). With
  * VERBOSE=1 the file is followed while the child runs (polled every 25 ms). stdin is
- * inherited; no shell is involved.
+ * /dev/null, as with `pkgrun step`; no shell is involved.
  *
- * opts: { verbose?: boolean (default VERBOSE === "1"), prefix?: string, cwd?, env? }.
+ * opts: { verbose?: boolean (default: verboseEnabled()), prefix?: string, cwd?, env? }.
  * Resolves to the exit code: the child's, 128+N when killed by signal N, 127 when the
  * command could not be started.
  */
 export async function runStep(name, cmd, args = [], opts = {}) {
-  const verbose = opts.verbose ?? process.env.VERBOSE === "1";
+  const verbose = opts.verbose ?? verboseEnabled();
   line("step", name, opts);
   const started = process.hrtime.bigint();
   const took = () => (Number(process.hrtime.bigint() - started) / 1e9).toFixed(1);
@@ -109,7 +120,7 @@ export async function runStep(name, cmd, args = [], opts = {}) {
       let child;
       try {
         child = spawn(cmd, args, {
-          stdio: ["inherit", fd, fd],
+          stdio: ["ignore", fd, fd],
           cwd: opts.cwd,
           env: opts.env,
         });
@@ -136,7 +147,7 @@ export async function runStep(name, cmd, args = [], opts = {}) {
       shown.finish();
     }
     if (result.error) {
-      line("fail", `${name} (took ${secs}s): cannot run ${cmd}: ${result.error.message}`, opts);
+      line("fail", `${name} (took ${secs}s): cannot start \`${cmd}\`: ${result.error.message}`, opts);
       return 127;
     }
     if (result.code === 0) {

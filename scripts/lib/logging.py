@@ -7,7 +7,7 @@ Python 3.9+, standard library only. Same functions as logging.sh and logging.mjs
 
 Line: ``[<prefix>] <RFC 3339 UTC, whole seconds> <level padded to 4> <message>``, the same
 bytes ``pkgrun log`` / ``pkgrun step`` print. The prefix is LOG_PREFIX (default
-packages:pkgrun), read at each call; VERBOSE=1 streams child output live.
+packages:pkgrun), read at each call; VERBOSE=1 (or true/yes/on) streams child output live.
 
 IMPORTING: the file is called logging.py, so putting scripts/lib on sys.path (or running a
 script from scripts/lib) would shadow the standard library's ``logging`` for everything in
@@ -37,10 +37,19 @@ if __name__ == "__main__":
     if sys.path and os.path.abspath(sys.path[0] or os.curdir) == _here:
         del sys.path[0]
 
-import subprocess  # noqa: E402  (after the sys.path fix above, on purpose)
+import selectors  # noqa: E402  (after the sys.path fix above, on purpose)
+import subprocess  # noqa: E402
 import time  # noqa: E402
 
-__all__ = ["log_step", "log_info", "log_ok", "log_warn", "log_fail", "run_step"]
+__all__ = [
+    "log_step",
+    "log_info",
+    "log_ok",
+    "log_warn",
+    "log_fail",
+    "run_step",
+    "verbose_enabled",
+]
 
 DEFAULT_PREFIX = "packages:pkgrun"
 
@@ -50,10 +59,24 @@ def _prefix(prefix=None):
     return prefix or os.environ.get("LOG_PREFIX") or DEFAULT_PREFIX
 
 
+def verbose_enabled(value=None):
+    """Whether a VERBOSE value (default: the environment's) turns streaming on: 1, true,
+    yes or on, in any case, as in pkgrun."""
+    if value is None:
+        value = os.environ.get("VERBOSE", "")
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
 def _line(level, message, prefix=None):
+    # As in pkgrun: one log line per line of the message (a trailing newline adds none, an
+    # empty message is one line), trailing CRs dropped, one timestamp for all of them.
     ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    sys.stderr.write(f"[{_prefix(prefix)}] {ts} {level:<4} {message}\n")
-    # Flushed per line so our lines and the child's never reorder on a shared stderr.
+    parts = message.split("\n")
+    if len(parts) > 1 and parts[-1] == "":
+        parts.pop()
+    head = f"[{_prefix(prefix)}] {ts} {level:<4} "
+    sys.stderr.write("".join(f"{head}{p.rstrip(chr(13))}\n" for p in parts))
+    # Flushed per call so our lines and the child's never reorder on a shared stderr.
     sys.stderr.flush()
 
 
@@ -81,10 +104,13 @@ def log_fail(*message):
     _line("fail", _join(message))
 
 
+# After the child exited, output is read for this long at most: a background process it
+# started may hold the pipe open forever (same grace as pkgrun's PIPE_GRACE).
+PIPE_GRACE = 2.0
+
+
 def _decode(raw):
-    # CRLF output: the CR belongs to the line ending, not to the line.
-    if raw.endswith(b"\r"):
-        raw = raw[:-1]
+    # CRs before the newline belong to the line ending; _line drops them.
     return raw.decode("utf-8", "replace")
 
 
@@ -92,15 +118,16 @@ def run_step(name, argv, *, verbose=None, prefix=None, cwd=None, env=None):
     """Run ``argv`` (a list, no shell) as a logged step and return its exit code.
 
     Prints ``step <name>``, then ``ok <name> (took N.Ns)``, or on failure every captured
-    output line as ``info | …`` (unless already streamed because VERBOSE=1) followed by
+    output line as ``info | …`` (unless already streamed because VERBOSE is on) followed by
     ``fail <name> (took N.Ns): exit status N`` / ``killed by signal N``.
 
     stdout and stderr of the child share ONE pipe, so their interleaving is kept in arrival
-    order; stdin is inherited. Returns the child's code, 128+N when killed by signal N,
-    127 when the command could not be started.
+    order; stdin is /dev/null, as with ``pkgrun step``. Returns the child's code, 128+N when
+    killed by signal N, 127 when the command could not be started.
     """
     if verbose is None:
-        verbose = os.environ.get("VERBOSE") == "1"
+        verbose = verbose_enabled()
+    argv = list(argv)
     _line("step", name, prefix)
     started = time.monotonic()
 
@@ -109,33 +136,45 @@ def run_step(name, argv, *, verbose=None, prefix=None, cwd=None, env=None):
 
     read_fd, write_fd = os.pipe()
     try:
-        proc = subprocess.Popen(list(argv), stdout=write_fd, stderr=write_fd, cwd=cwd, env=env)
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=write_fd, stderr=write_fd, cwd=cwd, env=env
+        )
     except OSError as err:
         os.close(read_fd)
         os.close(write_fd)
-        _line("fail", f"{name} (took {took()}s): cannot run {argv[0]}: {err.strerror}", prefix)
+        reason = f"cannot start `{argv[0] if argv else ''}`: {err.strerror or err}"
+        _line("fail", f"{name} (took {took()}s): {reason}", prefix)
         return 127
     os.close(write_fd)
 
     captured = []
+
+    def emit(raw):
+        if verbose:
+            _line("info", f"| {_decode(raw)}", prefix)
+        else:
+            captured.append(raw)
+
     pending = b""
-    with os.fdopen(read_fd, "rb", buffering=0) as pipe:
+    exited_at = None
+    with selectors.DefaultSelector() as sel, os.fdopen(read_fd, "rb", buffering=0) as pipe:
+        sel.register(pipe, selectors.EVENT_READ)
         while True:
+            if exited_at is None and proc.poll() is not None:
+                exited_at = time.monotonic()
+            if exited_at is not None and time.monotonic() - exited_at >= PIPE_GRACE:
+                break
+            if not sel.select(timeout=0.05):
+                continue
             chunk = pipe.read(65536)
             if not chunk:
                 break
             pending += chunk
             *lines, pending = pending.split(b"\n")
             for raw in lines:
-                if verbose:
-                    _line("info", f"| {_decode(raw)}", prefix)
-                else:
-                    captured.append(raw)
+                emit(raw)
     if pending:
-        if verbose:
-            _line("info", f"| {_decode(pending)}", prefix)
-        else:
-            captured.append(pending)
+        emit(pending)
     code = proc.wait()
     secs = took()
 

@@ -13,7 +13,7 @@
 #
 # Line: `[<LOG_PREFIX>] <RFC 3339 UTC, whole seconds> <level padded to 4> <message>`, the
 # same bytes `pkgrun log` / `pkgrun step` print. Env: LOG_PREFIX (default packages:pkgrun),
-# VERBOSE=1 streams child output live. See scripts/lib/README.md.
+# VERBOSE=1 (or true/yes/on) streams child output live. See scripts/lib/README.md.
 
 # Timestamp. bash has a strftime builtin (no fork per line, which matters when a failed step
 # replays thousands of captured lines); other shells fork `date -u`.
@@ -25,13 +25,41 @@ _pkgrun_log_ts() {
     fi
 }
 
-# One line: _pkgrun_log_line <level> <message…>. Several message words are joined with
-# single spaces, like echo.
+# _pkgrun_log_line <level> <message…>: message words are joined with single spaces (like
+# echo). As in pkgrun, a message with several lines becomes one log line per line (one
+# trailing newline ignored, an empty message is one line), every line loses its trailing
+# CRs, and all lines of one call carry the same timestamp.
 _pkgrun_log_line() {
     _pkgrun_log_level=$1
     shift
-    printf '[%s] %s %-4s %s\n' "${LOG_PREFIX:-packages:pkgrun}" "$(_pkgrun_log_ts)" \
-        "$_pkgrun_log_level" "$*" >&2
+    _pkgrun_log_rest="$*"
+    _pkgrun_log_at=$(_pkgrun_log_ts)
+    [ -n "${_pkgrun_log_cr:-}" ] || _pkgrun_log_cr=$(printf '\r')
+    _pkgrun_log_nl='
+'
+    _pkgrun_log_rest=${_pkgrun_log_rest%"$_pkgrun_log_nl"}
+    while :; do
+        case $_pkgrun_log_rest in
+            *"$_pkgrun_log_nl"*)
+                _pkgrun_log_msg=${_pkgrun_log_rest%%"$_pkgrun_log_nl"*}
+                _pkgrun_log_rest=${_pkgrun_log_rest#*"$_pkgrun_log_nl"}
+                ;;
+            *)
+                _pkgrun_log_msg=$_pkgrun_log_rest
+                _pkgrun_log_rest=
+                _pkgrun_log_nl=
+                ;;
+        esac
+        while :; do
+            case $_pkgrun_log_msg in
+                *"$_pkgrun_log_cr") _pkgrun_log_msg=${_pkgrun_log_msg%"$_pkgrun_log_cr"} ;;
+                *) break ;;
+            esac
+        done
+        printf '[%s] %s %-4s %s\n' "${LOG_PREFIX:-packages:pkgrun}" "$_pkgrun_log_at" \
+            "$_pkgrun_log_level" "$_pkgrun_log_msg" >&2
+        [ -n "$_pkgrun_log_nl" ] || break
+    done
 }
 
 log_step() { _pkgrun_log_line step "$@"; }
@@ -56,18 +84,26 @@ _pkgrun_log_took() {
     printf '%s.%s' "$((_pkgrun_log_tenths / 10))" "$((_pkgrun_log_tenths % 10))"
 }
 
-# Reads lines on stdin and logs each as `info | <line>`: the trailing CR of CRLF output is
-# dropped and a last line without a newline still counts.
+# Reads lines on stdin and logs each as `info | <line>` (trailing CRs are dropped by
+# _pkgrun_log_line); a last line without a newline still counts.
 _pkgrun_log_child_lines() {
-    _pkgrun_log_cr=$(printf '\r')
     while IFS= read -r _pkgrun_log_l || [ -n "$_pkgrun_log_l" ]; do
-        _pkgrun_log_line info "| ${_pkgrun_log_l%"$_pkgrun_log_cr"}"
+        _pkgrun_log_line info "| $_pkgrun_log_l"
     done
+}
+
+# VERBOSE turns streaming on when it is 1, true, yes or on (any case), as in pkgrun.
+_pkgrun_log_verbose() {
+    case $(printf '%s' "${VERBOSE:-}" | tr -d ' \t\r\n' | tr 'A-Z' 'a-z') in
+        1 | true | yes | on) return 0 ;;
+    esac
+    return 1
 }
 
 # run_step <name> -- <cmd…>
 # The command's stdout and stderr go to ONE file (or pipe with VERBOSE=1), so the replay on
-# failure keeps their interleaving in arrival order. Its stdin is inherited. It may be a
+# failure keeps their interleaving in arrival order. Its stdin is /dev/null, as with
+# `pkgrun step` (a step never waits for input). It may be a
 # shell function; it runs in a subshell so an `exit` in it can't end the caller.
 # Works under `set -eu` in the caller (the failure is captured, not fatal); note that, as
 # everywhere in sh, `set -e` is not in force inside a command whose status is being tested.
@@ -87,12 +123,12 @@ run_step() {
     log_step "$_pkgrun_log_name"
     _pkgrun_log_start=$(_pkgrun_log_now_ns)
     _pkgrun_log_rc=0
-    if [ "${VERBOSE:-}" = "1" ]; then
+    if _pkgrun_log_verbose; then
         # fd 3 carries the command's status out of the pipeline (no PIPESTATUS in sh) into
         # the command substitution; the command and the line reader don't get fd 3.
         _pkgrun_log_rc=$(
             {
-                { ("$@" 2>&1 3>&-; exit "$?") 2>/dev/null; echo "$?" >&3; } |
+                { ("$@" </dev/null 2>&1 3>&-; exit "$?") 2>/dev/null; echo "$?" >&3; } |
                     _pkgrun_log_child_lines 3>&-
             } 3>&1
         )
@@ -102,7 +138,7 @@ run_step() {
             log_fail "$_pkgrun_log_name (took 0.0s): cannot create a temporary file"
             return 2
         }
-        ("$@" >"$_pkgrun_log_out" 2>&1; exit "$?") 2>/dev/null || _pkgrun_log_rc=$?
+        ("$@" </dev/null >"$_pkgrun_log_out" 2>&1; exit "$?") 2>/dev/null || _pkgrun_log_rc=$?
     fi
     # POSIX sh has no locals: positional parameters hold the values from here on.
     _pkgrun_log_end=$(_pkgrun_log_now_ns)

@@ -45,6 +45,8 @@ const SCENARIO: &[Action] = &[
     Action::Log("ok", "report written"),
     Action::Log("fail", "1 of 2 steps failed"),
     Action::Log("warn", "token file is world-readable"),
+    // Several lines: one log line each (trailing newline adds none, CRs dropped).
+    Action::Log("info", "two\r\nlines\n"),
 ];
 
 const KILL_SCENARIO: &[Action] = &[Action::Step("doomed", KILL_SCRIPT)];
@@ -68,6 +70,8 @@ const GOLDEN_QUIET: &str = "\
 [{P}] <TS> ok   report written
 [{P}] <TS> fail 1 of 2 steps failed
 [{P}] <TS> warn token file is world-readable
+[{P}] <TS> info two
+[{P}] <TS> info lines
 ";
 
 /// [`SCENARIO`] with VERBOSE=1: all child output streamed, and not repeated on failure.
@@ -90,6 +94,8 @@ const GOLDEN_VERBOSE: &str = "\
 [{P}] <TS> ok   report written
 [{P}] <TS> fail 1 of 2 steps failed
 [{P}] <TS> warn token file is world-readable
+[{P}] <TS> info two
+[{P}] <TS> info lines
 ";
 
 const GOLDEN_KILLED: &str = "\
@@ -112,12 +118,23 @@ fn quiet_run_hides_successful_output_and_replays_failed_output() {
 
 #[test]
 fn verbose_zero_is_not_verbose() {
-    // Only VERBOSE=1 turns streaming on (PLAN.md: "Hidden unless VERBOSE=1").
+    // PLAN.md: "Hidden unless VERBOSE=1"; 0 must not turn streaming on.
     let env = Env {
         verbose: Some("0"),
         prefix: None,
     };
     let golden = GOLDEN_QUIET.replace("{P}", DEFAULT_PREFIX);
+    assert_conformance(SCENARIO, &env, &golden, 3, &ALL_EMITTERS);
+}
+
+#[test]
+fn verbose_true_is_verbose() {
+    // pkgrun also accepts true/yes/on (any case); the adapters follow it.
+    let env = Env {
+        verbose: Some("True"),
+        prefix: None,
+    };
+    let golden = GOLDEN_VERBOSE.replace("{P}", DEFAULT_PREFIX);
     assert_conformance(SCENARIO, &env, &golden, 3, &ALL_EMITTERS);
 }
 
