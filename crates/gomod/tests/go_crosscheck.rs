@@ -459,3 +459,118 @@ fn go_agrees_on_v2_module_and_pseudo_version() {
         .unwrap()
         .ends_with(&format!("x.test/!sdk/v2@{version}")));
 }
+
+/// `go mod edit -json` of a go.mod text.
+fn go_mod_edit_json(go_mod: &str) -> Value {
+    let env = GoEnv::new().unwrap();
+    let dir = env.path("mod");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("go.mod"), go_mod).unwrap();
+    let out = env
+        .command("off")
+        .current_dir(&dir)
+        .args(["mod", "edit", "-json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "go rejected the go.mod: {}\n{go_mod}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Our reading of a go.mod in the shape of `go mod edit -json`.
+fn our_json(mf: &gomod::modfile::ModFile) -> Value {
+    use gomod::modfile::ReplaceTarget;
+    let requires: Vec<Value> = mf
+        .requires()
+        .iter()
+        .map(|r| {
+            let mut v = serde_json::json!({"Path": r.path, "Version": r.version});
+            if r.indirect {
+                v["Indirect"] = Value::Bool(true);
+            }
+            v
+        })
+        .collect();
+    let replaces: Vec<Value> = mf
+        .replaces()
+        .iter()
+        .map(|r| {
+            let mut old = serde_json::json!({"Path": r.old_path});
+            if let Some(v) = &r.old_version {
+                old["Version"] = v.as_str().into();
+            }
+            let new = match &r.new {
+                ReplaceTarget::Dir(d) => serde_json::json!({"Path": d}),
+                ReplaceTarget::Module { path, version } => {
+                    serde_json::json!({"Path": path, "Version": version})
+                }
+            };
+            serde_json::json!({"Old": old, "New": new})
+        })
+        .collect();
+    serde_json::json!({
+        "Module": mf.module_path(),
+        "Go": mf.go_version(),
+        "Require": requires,
+        "Replace": replaces,
+    })
+}
+
+fn go_view(go: &Value) -> Value {
+    let or_empty = |v: &Value| {
+        if v.is_null() {
+            Value::Array(vec![])
+        } else {
+            v.clone()
+        }
+    };
+    serde_json::json!({
+        "Module": go["Module"]["Path"],
+        "Go": go["Go"],
+        "Require": or_empty(&go["Require"]),
+        "Replace": or_empty(&go["Replace"]),
+    })
+}
+
+#[test]
+fn go_reads_our_go_mod_edits_the_same_way() {
+    let original = "// The SDK.
+module \"x.test/ameide-sdk-go\" // quoted on purpose
+
+go 1.22
+
+require github.com/google/uuid v1.6.0
+
+require (
+\tx.test/telemetry v0.0.0-00010101000000-000000000000
+\tgolang.org/x/text v0.14.0 // indirect
+)
+
+replace x.test/telemetry => ../telemetry
+
+replace (
+\texample.com/fork v1.0.0 => example.com/fork2 v1.1.0
+\texample.com/local => \"./with space\" // keep me
+)
+";
+    let mut mf = gomod::modfile::ModFile::parse(original).unwrap();
+    assert_eq!(our_json(&mf), go_view(&go_mod_edit_json(original)));
+
+    // The runner's edit: drop the sibling replace, pin the published version.
+    assert_eq!(mf.drop_replace("x.test/telemetry", None), 1);
+    mf.set_require("x.test/telemetry", "v0.0.0-20261127221005-0123456789ab");
+    mf.set_require("x.test/extra", "v1.2.3");
+    assert_eq!(mf.drop_replace("example.com/local", None), 1);
+    assert_eq!(mf.drop_replace("example.com/fork", Some("v1.0.0")), 1);
+    let edited = mf.to_string();
+    let go = go_mod_edit_json(&edited);
+    assert_eq!(our_json(&mf), go_view(&go));
+    assert!(go["Replace"].is_null(), "{edited}");
+    assert_eq!(
+        mf.require_version("x.test/telemetry"),
+        Some("v0.0.0-20261127221005-0123456789ab")
+    );
+}
