@@ -639,16 +639,16 @@ impl ModFile {
         }
         let count = doomed.len();
         let mut delete: Vec<usize> = doomed.iter().map(|r| r.rep.line - 1).collect();
+        // A `replace ( … )` block whose last directive goes is removed whole,
+        // as Go's Cleanup would.
         for (bi, block) in self.blocks.iter().enumerate() {
-            let remaining = self
-                .replaces
-                .iter()
-                .filter(|r| r.block == Some(bi) && !delete.contains(&(r.rep.line - 1)))
-                .count()
-                + self.requires.iter().filter(|r| r.block == Some(bi)).count();
-            let had_doomed = doomed.iter().any(|r| r.block == Some(bi));
-            let other_content = block.verb != "replace" && block.verb != "require";
-            if had_doomed && remaining == 0 && !other_content {
+            let emptied = doomed.iter().any(|r| r.block == Some(bi))
+                && self
+                    .replaces
+                    .iter()
+                    .filter(|r| r.block == Some(bi))
+                    .all(|r| delete.contains(&(r.rep.line - 1)));
+            if emptied {
                 delete.extend(block.open_line..=block.close_line);
             }
         }

@@ -988,6 +988,121 @@ mod tests {
         assert!(matches!(check_zip(M, V, &z), Err(ZipError::Read(_))));
     }
 
+    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        for (p, data) in files {
+            let p = d.path().join(p);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, data).unwrap();
+        }
+        d
+    }
+
+    #[test]
+    fn create_is_deterministic_and_has_no_directory_entries() {
+        let d = tree(&[
+            ("go.mod", "module x.com/m\n"),
+            ("b/z.go", "package b\n"),
+            ("a.go", "package m\n"),
+        ]);
+        let one = create_from_dir(M, V, d.path()).unwrap();
+        let two = create_from_dir(M, V, d.path()).unwrap();
+        assert_eq!(one.bytes, two.bytes);
+        assert_eq!(
+            one.files
+                .iter()
+                .map(|f| f.path.as_str())
+                .collect::<Vec<_>>(),
+            ["a.go", "b/z.go", "go.mod"],
+            "lexical walk order"
+        );
+        let s = check_zip(M, V, &one.bytes).unwrap();
+        assert!(s.dir_entries.is_empty());
+        assert_eq!(s.h1, one.h1);
+        assert_eq!(one.go_mod.as_deref(), Some(&b"module x.com/m\n"[..]));
+    }
+
+    #[test]
+    fn create_lists_every_invalid_file() {
+        let d = tree(&[
+            ("go.mod", "module x.com/m\n"),
+            ("a:b.txt", ""),
+            ("x/A.go", ""),
+            ("x/a.go", ""),
+            ("con.txt", ""),
+        ]);
+        match create_from_dir(M, V, d.path()) {
+            Err(ZipError::InvalidFiles { files, .. }) => {
+                let paths: Vec<_> = files.0.iter().map(|e| e.path.as_str()).collect();
+                assert_eq!(paths, ["a:b.txt", "con.txt", "x/a.go"]);
+                let msg = ZipError::InvalidFiles {
+                    module: M.into(),
+                    version: V.into(),
+                    files,
+                }
+                .to_string();
+                assert!(
+                    msg.contains("a:b.txt: malformed file path: invalid char ':'"),
+                    "{msg}"
+                );
+                assert!(
+                    msg.contains("case-insensitive file name collision"),
+                    "{msg}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn create_refuses_miscased_root_go_mod() {
+        let d = tree(&[("GO.MOD", "module x.com/m\n"), ("a.go", "")]);
+        match create_from_dir(M, V, d.path()) {
+            Err(ZipError::InvalidFiles { files, .. }) => {
+                assert_eq!(files.0[0].rule, FileRule::GoModCase)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn create_enforces_size_limits() {
+        // Sparse files: the limits are checked on sizes before any reading.
+        let d = tree(&[("a.go", "")]);
+        fs::File::create(d.path().join("go.mod"))
+            .unwrap()
+            .set_len(MAX_GO_MOD + 1)
+            .unwrap();
+        match create_from_dir(M, V, d.path()) {
+            Err(ZipError::InvalidFiles { files, .. }) => {
+                assert_eq!(files.0[0].rule, FileRule::GoModTooLarge)
+            }
+            other => panic!("{other:?}"),
+        }
+        let d = tree(&[("go.mod", "module x.com/m\n")]);
+        fs::File::create(d.path().join("big.bin"))
+            .unwrap()
+            .set_len(MAX_ZIP_FILE + 1)
+            .unwrap();
+        assert!(matches!(
+            create_from_dir(M, V, d.path()),
+            Err(ZipError::ContentTooLarge)
+        ));
+    }
+
+    #[test]
+    fn create_checks_module_and_version_first() {
+        let d = tree(&[("a.go", "")]);
+        assert!(matches!(
+            create_from_dir("x.com/m/v2", "v1.0.0", d.path()),
+            Err(ZipError::Version(_))
+        ));
+        assert!(matches!(
+            create_from_dir(M, V, &d.path().join("missing")),
+            Err(ZipError::Io { .. })
+        ));
+    }
+
     #[test]
     fn helpers() {
         assert_eq!(clean("a/../b"), "b");
