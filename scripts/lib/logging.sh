@@ -68,12 +68,21 @@ log_ok() { _pkgrun_log_line ok "$@"; }
 log_warn() { _pkgrun_log_line warn "$@"; }
 log_fail() { _pkgrun_log_line fail "$@"; }
 
-# Nanoseconds since the epoch, or whole seconds * 10^9 where `date` has no %N (then the
-# printed duration is whole seconds, e.g. `took 3.0s`).
+# A time in nanoseconds for durations: `date +%s%N` (GNU date); where `date` has no %N
+# (busybox, e.g. golang:alpine) the uptime from /proc/uptime (centiseconds); else whole
+# seconds * 10^9 (then the printed duration is whole seconds, e.g. `took 3.0s`).
 _pkgrun_log_now_ns() {
     _pkgrun_log_ns=$(date +%s%N 2>/dev/null)
     case $_pkgrun_log_ns in
-        '' | *[!0-9]*) _pkgrun_log_ns="$(date +%s)000000000" ;;
+        '' | *[!0-9]*)
+            _pkgrun_log_ns=
+            if [ -r /proc/uptime ] && read -r _pkgrun_log_up _pkgrun_log_x </proc/uptime; then
+                case $_pkgrun_log_up in
+                    *[0-9].[0-9][0-9]) _pkgrun_log_ns="${_pkgrun_log_up%.*}${_pkgrun_log_up#*.}0000000" ;;
+                esac
+            fi
+            [ -n "$_pkgrun_log_ns" ] || _pkgrun_log_ns="$(date +%s)000000000"
+            ;;
     esac
     printf '%s' "$_pkgrun_log_ns"
 }
