@@ -21,6 +21,7 @@ pub mod version;
 pub mod zip;
 
 pub use hash::{hash_files, hash_go_mod, hash_zip, HashError};
+pub use modfile::{ModFile, ModFileError, Replace, ReplaceTarget, Require};
 pub use path::{
     check_file_path, check_import_path, check_module_path, check_path_major, escape_path,
     escape_version, split_path_version, unescape_path, unescape_version, EscapeError, InvalidPath,

@@ -375,6 +375,37 @@ pub fn go_version_lax(data: &[u8]) -> Option<String> {
     None
 }
 
+/// The module path a go.mod declares, read as leniently as Go's
+/// `modfile.ModulePath` (the first `module` line; a quoted path is unquoted;
+/// nothing else in the file is looked at). `None` if there is none or the
+/// quoted form is malformed.
+pub fn module_path(data: &[u8]) -> Option<String> {
+    for line in data.split(|&b| b == b'\n') {
+        let line = match line.windows(2).position(|w| w == b"//") {
+            Some(i) => &line[..i],
+            None => line,
+        };
+        let line = line.trim_ascii();
+        let Some(rest) = line.strip_prefix(b"module") else {
+            continue;
+        };
+        let trimmed = rest.trim_ascii();
+        if trimmed.len() == rest.len() || trimmed.is_empty() {
+            // `modulex …` or a bare `module`.
+            continue;
+        }
+        let text = std::str::from_utf8(trimmed).ok()?;
+        return if text.starts_with('"') {
+            unquote(text).ok()
+        } else if let Some(raw) = text.strip_prefix('`') {
+            raw.strip_suffix('`').map(str::to_string)
+        } else {
+            Some(text.to_string())
+        };
+    }
+    None
+}
+
 /// Byte ranges of physical lines, each including its `\n` if any.
 fn split_lines(text: &str) -> Vec<Range<usize>> {
     let mut out = Vec::new();
@@ -918,6 +949,28 @@ exclude example.com/bad v0.1.0
             mf.replaces()[0].new,
             ReplaceTarget::Dir("../with space".into())
         );
+    }
+
+    #[test]
+    fn lenient_module_path() {
+        assert_eq!(
+            module_path(b"// c\nmodule x.test/a // c\n").as_deref(),
+            Some("x.test/a")
+        );
+        assert_eq!(
+            module_path(b"module \"x.test/q\"\n").as_deref(),
+            Some("x.test/q")
+        );
+        assert_eq!(
+            module_path(b"module `x.test/r`\n").as_deref(),
+            Some("x.test/r")
+        );
+        assert_eq!(
+            module_path(b"modulex y\nfuture directive (\nmodule\tx.test/b\n").as_deref(),
+            Some("x.test/b")
+        );
+        assert_eq!(module_path(b"module \"x.test/bad\n"), None);
+        assert_eq!(module_path(b"go 1.22\n"), None);
     }
 
     #[test]
