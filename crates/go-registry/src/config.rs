@@ -1,0 +1,386 @@
+//! Command-line flags and the resolved runtime configuration.
+//!
+//! Secrets never come from argv: the upload token is read from `--token-file` (one token per
+//! line, `#` comments allowed) or from the environment variable `GO_REGISTRY_TOKEN`. The
+//! upstream GOPROXY comes from `--upstream` / `GO_REGISTRY_UPSTREAM`, else from the first
+//! http(s) entry of `go env GOPROXY` at startup; no host is written in this code.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, ValueEnum};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// Environment variable holding the upload token (when no `--token-file` is given).
+pub const ENV_TOKEN: &str = "GO_REGISTRY_TOKEN";
+
+/// Which routes this instance serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Uploads and the GOPROXY read protocol (with upstream fallback).
+    Standalone,
+    /// Only `/upload`, health and metrics: a sidecar writing into the volume that a real
+    /// Athens serves reads from.
+    UploadOnly,
+}
+
+/// `go-registry` flags. Every flag also reads an environment variable (shown in `--help`).
+#[derive(Debug, Parser)]
+#[command(
+    name = "go-registry",
+    version,
+    about = "Go module registry for private modules"
+)]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "GO_REGISTRY_LISTEN", default_value = "127.0.0.1:5000")]
+    pub listen: SocketAddr,
+
+    /// Storage root, in Athens' disk layout: <root>/<module>/<version>/{go.mod,source.zip,<version>.info}.
+    #[arg(long, env = "GO_REGISTRY_STORAGE")]
+    pub storage: PathBuf,
+
+    /// Directory where versions are staged before being renamed into the root. Must be on
+    /// the same filesystem as the root and outside it. Default: `<root>/../.<root name>.staging`.
+    #[arg(long, env = "GO_REGISTRY_STAGING")]
+    pub staging: Option<PathBuf>,
+
+    /// Upstream GOPROXY base URL for modules not stored here; `off` or `none` disables the
+    /// fallback. Default: the first http(s) entry of `go env GOPROXY`.
+    #[arg(long, env = "GO_REGISTRY_UPSTREAM")]
+    pub upstream: Option<String>,
+
+    /// File holding the upload token(s), one per line. Otherwise the token is read from
+    /// the environment variable GO_REGISTRY_TOKEN. Without a token uploads are refused.
+    #[arg(long, env = "GO_REGISTRY_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// Which routes to serve.
+    #[arg(
+        long,
+        value_enum,
+        env = "GO_REGISTRY_MODE",
+        default_value = "standalone"
+    )]
+    pub mode: Mode,
+
+    /// Include pseudo-versions in `@v/list` answers (the go command does not expect them).
+    #[arg(long, env = "GO_REGISTRY_LIST_PSEUDO_VERSIONS")]
+    pub list_pseudo_versions: bool,
+
+    /// Module path patterns (GOPRIVATE syntax, comma-separated) never looked up upstream,
+    /// so private module names do not leak to the upstream proxy.
+    #[arg(long, env = "GO_REGISTRY_PRIVATE", value_delimiter = ',')]
+    pub private: Vec<String>,
+
+    /// Largest accepted module zip, in bytes (the go command's own limit is 500 MiB).
+    #[arg(long, env = "GO_REGISTRY_MAX_ZIP_BYTES", default_value_t = 500 << 20)]
+    pub max_zip_bytes: u64,
+
+    /// Log filter (tracing EnvFilter syntax), e.g. `info` or `debug`.
+    #[arg(long, env = "GO_REGISTRY_LOG", default_value = "info")]
+    pub log: String,
+}
+
+/// An upload token. Its `Debug` never shows the value.
+#[derive(Clone)]
+pub struct Token(Vec<u8>);
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+impl Token {
+    /// Wrap a token value.
+    pub fn new(value: impl Into<Vec<u8>>) -> Self {
+        Token(value.into())
+    }
+
+    /// Constant-time comparison. Both sides are hashed first so that not even the length of
+    /// the configured token leaks through timing.
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        let a = Sha256::digest(&self.0);
+        let b = Sha256::digest(presented);
+        a.ct_eq(&b).into()
+    }
+}
+
+/// A configuration problem found at startup (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The token file could not be read.
+    #[error("cannot read token file {path}")]
+    TokenFile {
+        /// The file given with `--token-file`.
+        path: PathBuf,
+        /// Why it could not be read.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The token file has no token in it.
+    #[error("token file {0} holds no token")]
+    EmptyTokenFile(PathBuf),
+    /// Upload-only mode without any token would be useless.
+    #[error("--mode upload-only needs an upload token (--token-file or GO_REGISTRY_TOKEN)")]
+    NoToken,
+    /// The upstream is not an http(s) URL.
+    #[error("upstream {0:?} is not an http(s) URL (or `off`)")]
+    BadUpstream(String),
+    /// The storage root cannot be created or used.
+    #[error("storage root {path} is not usable")]
+    Storage {
+        /// The root.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Staging and root are on different filesystems, so renames would not be atomic.
+    #[error(
+        "staging directory {staging} is not on the same filesystem as the storage root {root}; \
+         hint: put the root in a subdirectory of the volume, or pass --staging"
+    )]
+    CrossDevice {
+        /// The staging directory.
+        staging: PathBuf,
+        /// The storage root.
+        root: PathBuf,
+    },
+    /// The staging directory is inside the root, where Athens would see it.
+    #[error("staging directory {staging} must be outside the storage root {root}")]
+    StagingInsideRoot {
+        /// The staging directory.
+        staging: PathBuf,
+        /// The storage root.
+        root: PathBuf,
+    },
+}
+
+/// The resolved configuration the service runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Storage root (absolute).
+    pub storage: PathBuf,
+    /// Staging directory (absolute, same filesystem as `storage`, outside it).
+    pub staging: PathBuf,
+    /// Upstream GOPROXY base URL without trailing slash; `None` = no fallback.
+    pub upstream: Option<String>,
+    /// Accepted upload tokens; empty = uploads refused.
+    pub tokens: Vec<Token>,
+    /// Routes served.
+    pub mode: Mode,
+    /// Whether `@v/list` includes pseudo-versions.
+    pub list_pseudo_versions: bool,
+    /// GOPRIVATE-style patterns never asked upstream.
+    pub private: Vec<String>,
+    /// Upload size limits.
+    pub limits: Limits,
+}
+
+/// Size limits on the parts of an upload.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Module zip.
+    pub zip: u64,
+    /// go.mod (the go command's limit is 16 MiB).
+    pub mod_file: u64,
+    /// .info JSON.
+    pub info: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            zip: 500 << 20,
+            mod_file: 16 << 20,
+            info: 64 << 10,
+        }
+    }
+}
+
+impl Config {
+    /// A configuration for tests and embedding: given root, no upstream, no tokens.
+    pub fn new(storage: impl Into<PathBuf>) -> Self {
+        let storage = storage.into();
+        let staging = default_staging(&storage);
+        Config {
+            storage,
+            staging,
+            upstream: None,
+            tokens: Vec::new(),
+            mode: Mode::Standalone,
+            list_pseudo_versions: false,
+            private: Vec::new(),
+            limits: Limits::default(),
+        }
+    }
+
+    /// Resolve flags + environment into a configuration. `go_env_goproxy` is called only
+    /// when no upstream was given (so tests and `off` never run `go`).
+    pub fn from_args(
+        args: &Args,
+        env_token: Option<String>,
+        go_env_goproxy: impl FnOnce() -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let storage = absolute(&args.storage);
+        let staging = args
+            .staging
+            .as_deref()
+            .map(absolute)
+            .unwrap_or_else(|| default_staging(&storage));
+
+        let tokens = match &args.token_file {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::TokenFile {
+                        path: path.clone(),
+                        source,
+                    })?;
+                let tokens: Vec<Token> = parse_token_file(&text);
+                if tokens.is_empty() {
+                    return Err(ConfigError::EmptyTokenFile(path.clone()));
+                }
+                tokens
+            }
+            None => env_token
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .map(|t| vec![Token::new(t)])
+                .unwrap_or_default(),
+        };
+        if args.mode == Mode::UploadOnly && tokens.is_empty() {
+            return Err(ConfigError::NoToken);
+        }
+
+        let upstream = match args.upstream.as_deref().map(str::trim) {
+            Some(u) if is_off(u) => None,
+            Some(u) => Some(normalize_upstream(u)?),
+            None if args.mode == Mode::UploadOnly => None,
+            None => go_env_goproxy().and_then(|v| first_http_entry(&v)),
+        };
+
+        Ok(Config {
+            storage,
+            staging,
+            upstream,
+            tokens,
+            mode: args.mode,
+            list_pseudo_versions: args.list_pseudo_versions,
+            private: args
+                .private
+                .iter()
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect(),
+            limits: Limits {
+                zip: args.max_zip_bytes,
+                ..Limits::default()
+            },
+        })
+    }
+}
+
+fn is_off(value: &str) -> bool {
+    value.is_empty() || value.eq_ignore_ascii_case("off") || value.eq_ignore_ascii_case("none")
+}
+
+fn normalize_upstream(value: &str) -> Result<String, ConfigError> {
+    if !(value.starts_with("http://") || value.starts_with("https://")) {
+        return Err(ConfigError::BadUpstream(value.to_string()));
+    }
+    Ok(value.trim_end_matches('/').to_string())
+}
+
+/// Tokens in a token file: one per line, blank lines and `#` comments skipped.
+pub fn parse_token_file(text: &str) -> Vec<Token> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(Token::new)
+        .collect()
+}
+
+/// The first `http://` or `https://` entry of a GOPROXY value (entries are separated by `,`
+/// or `|`; `direct` and `off` are skipped).
+pub fn first_http_entry(goproxy: &str) -> Option<String> {
+    goproxy
+        .split([',', '|'])
+        .map(str::trim)
+        .find(|e| e.starts_with("http://") || e.starts_with("https://"))
+        .map(|e| e.trim_end_matches('/').to_string())
+}
+
+/// Run `go env GOPROXY`; `None` if `go` is missing or fails.
+pub fn go_env_goproxy() -> Option<String> {
+    let out = std::process::Command::new("go")
+        .args(["env", "GOPROXY"])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    }
+}
+
+/// `<parent>/.<name>.staging`: beside the root, so on the same filesystem unless the root
+/// is itself a mount point.
+pub fn default_staging(root: &Path) -> PathBuf {
+    let name = root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "storage".to_string());
+    let parent = root.parent().unwrap_or(Path::new("/"));
+    parent.join(format!(".{name}.staging"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_http_entry_skips_direct_and_off() {
+        assert_eq!(
+            first_http_entry("direct,http://127.0.0.1:1/|off"),
+            Some("http://127.0.0.1:1".to_string())
+        );
+        assert_eq!(first_http_entry("direct"), None);
+        assert_eq!(first_http_entry("off"), None);
+    }
+
+    #[test]
+    fn tokens_compare_by_value() {
+        let t = Token::new("s3cret");
+        assert!(t.matches(b"s3cret"));
+        assert!(!t.matches(b"s3cret2"));
+        assert!(!t.matches(b""));
+        assert_eq!(format!("{t:?}"), "Token(<redacted>)");
+    }
+
+    #[test]
+    fn token_file_lines() {
+        let toks = parse_token_file("# comment\n\n a \nb\n");
+        assert_eq!(toks.len(), 2);
+        assert!(toks[0].matches(b"a"));
+    }
+
+    #[test]
+    fn default_staging_is_a_sibling() {
+        assert_eq!(
+            default_staging(Path::new("/data/modules")),
+            PathBuf::from("/data/.modules.staging")
+        );
+    }
+}

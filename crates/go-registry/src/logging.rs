@@ -1,0 +1,185 @@
+//! The project's log line format for `tracing` events (PLAN.md "Log line format"):
+//!
+//! ```text
+//! [packages:go-registry] 2026-11-27T22:10:05Z info listening addr=127.0.0.1:5000
+//! ```
+//!
+//! Scope in brackets, RFC 3339 UTC timestamp in whole seconds, the level word padded to four
+//! characters (`INFO`/`DEBUG`/`TRACE` -> `info`, `WARN` -> `warn`, `ERROR` -> `fail`), then the
+//! message and the event's other fields as `key=value`. Span context is not printed: request
+//! spans would make every line long, and the fields that matter are put on the event itself.
+
+use std::fmt;
+
+use time::format_description::FormatItem;
+use time::macros::format_description;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// The scope of every line this service prints.
+pub const SCOPE: &str = "packages:go-registry";
+
+const TIMESTAMP: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+
+/// A `FormatEvent` writing the project's line format with a fixed scope.
+#[derive(Debug, Clone)]
+pub struct LineFormat {
+    scope: String,
+}
+
+impl LineFormat {
+    /// A formatter writing `[<scope>]` at the start of each line.
+    pub fn new(scope: impl Into<String>) -> Self {
+        LineFormat {
+            scope: scope.into(),
+        }
+    }
+}
+
+impl Default for LineFormat {
+    fn default() -> Self {
+        LineFormat::new(SCOPE)
+    }
+}
+
+/// The level word for a tracing level, already padded to four characters.
+pub fn level_word(level: &Level) -> &'static str {
+    match *level {
+        Level::ERROR => "fail",
+        Level::WARN => "warn",
+        _ => "info",
+    }
+}
+
+/// Collects the message and the other fields of an event.
+struct Fields {
+    message: String,
+    rest: String,
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message.push_str(value);
+        } else {
+            push_field(&mut self.rest, field.name(), value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            self.message.push_str(&format!("{value:?}"));
+        } else {
+            push_field(&mut self.rest, field.name(), &format!("{value:?}"));
+        }
+    }
+}
+
+fn push_field(out: &mut String, name: &str, value: &str) {
+    out.push(' ');
+    out.push_str(name);
+    out.push('=');
+    // Quote values with spaces so a line stays splittable on whitespace.
+    if value.is_empty() || value.contains(char::is_whitespace) {
+        out.push_str(&format!("{value:?}"));
+    } else {
+        out.push_str(value);
+    }
+}
+
+/// One log line (without the trailing newline) at a given time.
+pub fn format_line(
+    scope: &str,
+    now: time::OffsetDateTime,
+    level: &Level,
+    message: &str,
+    fields: &str,
+) -> String {
+    let ts = now
+        .to_offset(time::UtcOffset::UTC)
+        .format(TIMESTAMP)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_string());
+    // Child lines and multi-line messages must not break the one-line-per-event rule.
+    let message = message.replace(['\n', '\r'], " ");
+    format!("[{scope}] {ts} {} {message}{fields}", level_word(level))
+}
+
+impl<S, N> FormatEvent<S, N> for LineFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let mut fields = Fields {
+            message: String::new(),
+            rest: String::new(),
+        };
+        event.record(&mut fields);
+        let line = format_line(
+            &self.scope,
+            time::OffsetDateTime::now_utc(),
+            event.metadata().level(),
+            &fields.message,
+            &fields.rest,
+        );
+        writeln!(writer, "{line}")
+    }
+}
+
+/// Install the global subscriber: project line format on stderr, filtered by `filter`
+/// (an `EnvFilter` directive such as `info` or `go_registry=debug,tower_http=debug`).
+pub fn init(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .event_format(LineFormat::default())
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_has_the_project_format() {
+        let now = time::macros::datetime!(2026-11-27 22:10:05.734 UTC);
+        assert_eq!(
+            format_line(
+                SCOPE,
+                now,
+                &Level::INFO,
+                "listening",
+                " addr=127.0.0.1:5000"
+            ),
+            "[packages:go-registry] 2026-11-27T22:10:05Z info listening addr=127.0.0.1:5000"
+        );
+        assert_eq!(
+            format_line(SCOPE, now, &Level::WARN, "slow", ""),
+            "[packages:go-registry] 2026-11-27T22:10:05Z warn slow"
+        );
+        assert_eq!(
+            format_line(SCOPE, now, &Level::ERROR, "a\nb", ""),
+            "[packages:go-registry] 2026-11-27T22:10:05Z fail a b"
+        );
+    }
+
+    #[test]
+    fn fields_with_spaces_are_quoted() {
+        let mut s = String::new();
+        push_field(&mut s, "reason", "two words");
+        push_field(&mut s, "n", "3");
+        assert_eq!(s, " reason=\"two words\" n=3");
+    }
+}

@@ -1,0 +1,218 @@
+//! `POST /upload`: store one module version.
+//!
+//! Multipart form fields: `module`, `version` (text), `info` (JSON), `mod` (go.mod), `zip`
+//! (module zip); header `Authorization: Bearer <token>`. The token is checked before the
+//! body is read.
+//!
+//! Answers: 201 + JSON `{"module","version","h1","mod_h1","outcome":"uploaded"}` for a new
+//! version; 200 with `"outcome":"already-present"` when the same bytes are stored already;
+//! 409 naming both `h1:` hashes when other bytes are stored; 400/413 for invalid uploads;
+//! 401 for a missing or wrong token; 403 when the instance has no token configured.
+
+use axum::extract::{Multipart, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::error::AppError;
+use crate::storage::{CommitOutcome, ZIP_FILE};
+use crate::validate::{validate, Upload};
+use crate::AppState;
+
+/// The upload handler.
+pub async fn upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, AppError> {
+    let result = upload_inner(&state, &headers, multipart).await;
+    let outcome = match &result {
+        Ok((_, o)) => *o,
+        Err(AppError::Unauthorized(_)) | Err(AppError::Forbidden(_)) => "unauthorized",
+        Err(AppError::Conflict(_)) => "conflict",
+        Err(AppError::Internal(_)) => "error",
+        Err(_) => "rejected",
+    };
+    state.metrics.upload(outcome);
+    result.map(|(r, _)| r)
+}
+
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
+    if state.config.tokens.is_empty() {
+        return Err(AppError::Forbidden(
+            "uploads are disabled on this registry (no token configured)",
+        ));
+    }
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(AppError::Unauthorized("missing bearer token"))?;
+    let value = value.as_bytes();
+    let token = value
+        .get(..7)
+        .filter(|p| p.eq_ignore_ascii_case(b"bearer "))
+        .map(|_| value[7..].trim_ascii())
+        .ok_or(AppError::Unauthorized("missing bearer token"))?;
+    // Check every configured token (no early exit on a match is needed for secrecy: the
+    // comparison of each is constant-time).
+    let ok = state
+        .config
+        .tokens
+        .iter()
+        .fold(false, |acc, t| t.matches(token) | acc);
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::Unauthorized("invalid token"))
+    }
+}
+
+async fn upload_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<(Response, &'static str), AppError> {
+    authorize(state, headers)?;
+    let mut multipart = multipart
+        .map_err(|e| AppError::BadRequest(format!("expected a multipart/form-data body: {e}")))?;
+    let limits = state.config.limits;
+    let mut up = Upload::default();
+    let mut seen = [false; 5];
+    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or("").to_string();
+        let (idx, limit) = match name.as_str() {
+            "module" => (0, 1024),
+            "version" => (1, 1024),
+            "info" => (2, limits.info),
+            "mod" => (3, limits.mod_file),
+            "zip" => (4, limits.zip),
+            other => {
+                return Err(AppError::BadRequest(format!(
+                    "unexpected form field {other:?} (expected module, version, info, mod, zip)"
+                )))
+            }
+        };
+        if seen[idx] {
+            return Err(AppError::BadRequest(format!(
+                "form field {name:?} given twice"
+            )));
+        }
+        seen[idx] = true;
+        let mut buf = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+            if (buf.len() + chunk.len()) as u64 > limit {
+                return Err(AppError::PayloadTooLarge(format!(
+                    "form field {name:?} is larger than {limit} bytes"
+                )));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        match idx {
+            0 | 1 => {
+                let text = String::from_utf8(buf)
+                    .map_err(|_| AppError::BadRequest(format!("form field {name:?} is not UTF-8")))?
+                    .trim()
+                    .to_string();
+                if idx == 0 {
+                    up.module = text;
+                } else {
+                    up.version = text;
+                }
+            }
+            2 => up.info = buf,
+            3 => up.mod_file = buf,
+            _ => up.zip = buf,
+        }
+    }
+    let missing: Vec<&str> = ["module", "version", "info", "mod", "zip"]
+        .iter()
+        .zip(seen)
+        .filter(|(_, s)| !s)
+        .map(|(n, _)| *n)
+        .collect();
+    if !missing.is_empty() {
+        return Err(AppError::BadRequest(format!(
+            "missing form field(s): {}",
+            missing.join(", ")
+        )));
+    }
+
+    // Hashing and zip checks are CPU work: keep them off the async workers.
+    let st = state.clone();
+    let (up, validated) = tokio::task::spawn_blocking(move || {
+        let v = validate(&up, &st.config.limits);
+        (up, v)
+    })
+    .await
+    .map_err(AppError::internal)?;
+    let validated = match validated {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::info!(module = %up.module, version = %up.version, "upload rejected: {e}");
+            return Err(e);
+        }
+    };
+
+    let st = state.clone();
+    let module = up.module.clone();
+    let version = up.version.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let staged = st.storage.stage()?;
+        staged.write_file(ZIP_FILE, &up.zip)?;
+        st.storage
+            .commit(staged, &up.module, &up.version, &up.info, &up.mod_file)
+    })
+    .await
+    .map_err(AppError::internal)??;
+
+    let body = |outcome: &str| {
+        json!({
+            "module": module,
+            "version": version,
+            "h1": validated.h1,
+            "mod_h1": validated.mod_h1,
+            "outcome": outcome,
+        })
+        .to_string()
+    };
+    let json_response = |status: StatusCode, text: String| {
+        (status, [(header::CONTENT_TYPE, "application/json")], text).into_response()
+    };
+    match outcome {
+        CommitOutcome::Stored => {
+            tracing::info!(module = %module, version = %version, h1 = %validated.h1, "uploaded");
+            Ok((
+                json_response(StatusCode::CREATED, body("uploaded")),
+                "uploaded",
+            ))
+        }
+        CommitOutcome::AlreadyPresent => {
+            tracing::info!(module = %module, version = %version, "already present with identical bytes");
+            Ok((
+                json_response(StatusCode::OK, body("already-present")),
+                "already_present",
+            ))
+        }
+        CommitOutcome::Conflict { existing_zip } => {
+            let existing = tokio::task::spawn_blocking(move || {
+                std::fs::read(&existing_zip)
+                    .map_err(AppError::from)
+                    .and_then(|b| gomod::hash::hash_zip(&b).map_err(AppError::internal))
+            })
+            .await
+            .map_err(AppError::internal)??;
+            tracing::warn!(module = %module, version = %version, stored = %existing, uploaded = %validated.h1, "conflicting re-upload refused");
+            Err(AppError::Conflict(format!(
+                "{module}@{version} already exists with different content: stored {existing}, uploaded {}",
+                validated.h1
+            )))
+        }
+    }
+}
+
+fn multipart_error(e: axum::extract::multipart::MultipartError) -> AppError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::PayloadTooLarge(format!("upload too large: {}", e.body_text()))
+    } else {
+        AppError::BadRequest(format!("malformed multipart body: {}", e.body_text()))
+    }
+}

@@ -1,0 +1,142 @@
+//! Validation of an upload against the Go module rules (all rules come from [`gomod`]).
+//!
+//! Order matters only for which message a client sees first: path, version (canonical,
+//! major suffix), `.info`, `go.mod`'s module line, then the zip (entries under
+//! `module@version/`, no traversal, no case-fold collisions, sizes, no directory entries,
+//! root go.mod equal to the uploaded `mod`). Every failure is a 400 (or 413 for sizes) with a
+//! message that says what to fix.
+
+use serde::Deserialize;
+
+use crate::config::Limits;
+use crate::error::AppError;
+
+/// The parts of an upload, read into memory.
+#[derive(Debug, Default)]
+pub struct Upload {
+    /// Module path (unescaped).
+    pub module: String,
+    /// Version (must be canonical).
+    pub version: String,
+    /// `.info` JSON.
+    pub info: Vec<u8>,
+    /// go.mod.
+    pub mod_file: Vec<u8>,
+    /// Module zip.
+    pub zip: Vec<u8>,
+}
+
+/// What a valid upload is known to hold.
+#[derive(Debug, Clone)]
+pub struct Validated {
+    /// `h1:` hash of the zip (go.sum's `<module> <version> h1:…`).
+    pub h1: String,
+    /// `h1:` hash of go.mod (go.sum's `<module> <version>/go.mod h1:…`).
+    pub mod_h1: String,
+}
+
+#[derive(Deserialize)]
+struct Info {
+    #[serde(rename = "Version")]
+    version: Option<String>,
+    #[serde(rename = "Time")]
+    time: Option<String>,
+}
+
+fn bad(msg: impl Into<String>) -> AppError {
+    AppError::BadRequest(msg.into())
+}
+
+/// Check every rule; returns the hashes on success.
+pub fn validate(u: &Upload, limits: &Limits) -> Result<Validated, AppError> {
+    if u.module.is_empty() {
+        return Err(bad("field `module` is empty"));
+    }
+    gomod::path::check_module_path(&u.module)
+        .map_err(|e| bad(format!("invalid module path: {e}")))?;
+    gomod::version::check_version_for_module(&u.module, &u.version)
+        .map_err(|e| bad(format!("invalid version: {e}")))?;
+
+    if u.zip.len() as u64 > limits.zip {
+        return Err(AppError::PayloadTooLarge(format!(
+            "zip is {} bytes; the limit is {} bytes",
+            u.zip.len(),
+            limits.zip
+        )));
+    }
+
+    let info: Info = serde_json::from_slice(&u.info).map_err(|e| {
+        bad(format!(
+            "info is not a JSON object with Version and Time: {e}"
+        ))
+    })?;
+    match info.version.as_deref() {
+        Some(v) if v == u.version => {}
+        Some(v) => {
+            return Err(bad(format!(
+                "info.Version {v:?} does not match version {:?}",
+                u.version
+            )))
+        }
+        None => return Err(bad("info has no Version")),
+    }
+    if let Some(t) = info.time.as_deref() {
+        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+            .map_err(|_| bad(format!("info.Time {t:?} is not an RFC 3339 time")))?;
+    }
+
+    let declared =
+        mod_module_path(&u.mod_file).ok_or_else(|| bad("mod has no module directive"))?;
+    if declared != u.module {
+        return Err(bad(format!(
+            "mod declares module {declared:?}, not {:?}",
+            u.module
+        )));
+    }
+
+    let summary = gomod::zip::check_zip(&u.module, &u.version, &u.zip).map_err(|e| match e {
+        gomod::zip::ZipError::ZipTooLarge { .. } | gomod::zip::ZipError::ContentTooLarge => {
+            AppError::PayloadTooLarge(format!("invalid zip: {e}"))
+        }
+        gomod::zip::ZipError::Read(ref cause) => bad(format!("invalid zip: {e}: {cause}")),
+        e => bad(format!("invalid zip: {e}")),
+    })?;
+    if !summary.dir_entries.is_empty() {
+        return Err(bad(format!(
+            "invalid zip: directory entries are not allowed (they change the h1: hash): {}",
+            summary.dir_entries.join(", ")
+        )));
+    }
+    match &summary.go_mod {
+        Some(zip_mod) if zip_mod == &u.mod_file => {}
+        Some(_) => return Err(bad(
+            "invalid zip: its go.mod differs from the uploaded mod (they must be byte-identical)",
+        )),
+        None => return Err(bad("invalid zip: no go.mod at the module root")),
+    }
+    Ok(Validated {
+        h1: summary.h1,
+        mod_h1: gomod::hash::hash_go_mod(&u.mod_file),
+    })
+}
+
+/// The module path declared by a go.mod file.
+///
+/// Stopgap until `gomod::modfile` exposes its module-line parser: the `module` directive
+/// (bare or double-quoted path) outside blocks, `//` comments ignored.
+fn mod_module_path(data: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(data).ok()?;
+    text.lines().find_map(|line| {
+        let line = line.split("//").next().unwrap_or("").trim();
+        let rest = line.strip_prefix("module")?;
+        if !rest.starts_with([' ', '\t']) {
+            return None;
+        }
+        let rest = rest.trim();
+        let path = rest
+            .strip_prefix('"')
+            .and_then(|r| r.strip_suffix('"'))
+            .unwrap_or(rest);
+        Some(path.to_string())
+    })
+}
