@@ -574,3 +574,74 @@ replace (
         Some("v0.0.0-20261127221005-0123456789ab")
     );
 }
+
+#[test]
+fn go_and_check_module_path_agree_on_tricky_paths() {
+    // Go validates the module path (module.CheckPath) before asking the proxy;
+    // an empty file:// proxy then answers "not found" for every valid path.
+    let paths = [
+        "x.test/m",
+        "x.test/m/v2",
+        "x.test/m/v1",
+        "x.test/m/v0",
+        "x.test/m/v02",
+        "x.test/m/v2.1",
+        "x.test/Upper/Case",
+        "Example.com/m",
+        "x_y.test/m",
+        "-x.test/m",
+        "x.test/.hidden",
+        "x.test/trailing.",
+        "x.test/a~1",
+        "x.test/a~b",
+        "x.test/con",
+        "x.test/Aux.go",
+        "x.test/com1x",
+        "localhost/m",
+        "x.test/a+b",
+        "x.test/a@b",
+        "x.test/a b",
+        "x.test/é",
+        "x.test/a//b",
+        "x.test/a/",
+        "x.test/./a",
+        "x.test/~tilde",
+        "gopkg.in/yaml.v2",
+        "gopkg.in/yaml",
+        "gopkg.in/yaml.v02",
+        "gopkg.in/x.v3-unstable",
+        "x.test",
+        "1.2.3.4/m",
+    ];
+    let env = GoEnv::new().unwrap();
+    let empty = env.path("emptyproxy");
+    fs::create_dir_all(&empty).unwrap();
+    fs::create_dir_all(env.path("home")).unwrap();
+    let mut args = vec!["mod".to_string(), "download".into(), "-json".into()];
+    args.extend(paths.iter().map(|p| format!("{p}@v1.0.0")));
+    let out = env
+        .command(&format!("file://{}", empty.display()))
+        .args(&args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let results: Vec<Value> = serde_json::Deserializer::from_str(&stdout)
+        .into_iter::<Value>()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(results.len(), paths.len(), "{stdout}");
+    for r in results {
+        let path = r["Path"].as_str().unwrap();
+        let go_err = r["Error"].as_str().unwrap_or_default();
+        match gomod::check_module_path(path) {
+            Ok(()) => assert!(
+                !go_err.contains("malformed module path"),
+                "{path}: we accept it, go says {go_err}"
+            ),
+            Err(e) => assert!(
+                go_err.contains(&e.to_string()),
+                "{path}: we say {e}, go says {go_err}"
+            ),
+        }
+    }
+}
