@@ -645,3 +645,98 @@ fn go_and_check_module_path_agree_on_tricky_paths() {
         }
     }
 }
+
+/// Version-like strings from pieces that hit the edge cases of Go's semver
+/// grammar and the pseudo-version pattern (deterministic, no RNG crate).
+fn version_corpus() -> Vec<String> {
+    let majors = ["0", "1", "2", "10", "01", ""];
+    let tails = [
+        "", ".0", ".2", ".2.0", ".2.3", ".10.0", ".02", ".2.03", ".2.3.4", ".x",
+    ];
+    let pres = [
+        "",
+        "-rc.1",
+        "-rc.2",
+        "-rc.10",
+        "-rc.01",
+        "-RC.1",
+        "-alpha",
+        "-alpha.1",
+        "-alpha.beta",
+        "-0",
+        "-00",
+        "-1",
+        "-x-y",
+        "-",
+        "-a..b",
+        "-20261127221005-0123456789ab",
+        "-0.20261127221005-0123456789ab",
+        "-pre.0.20261127221005-0123456789ab",
+        "-2026112722100-0123456789ab",
+        "-1.20261127221005-0123456789ab",
+    ];
+    let builds = ["", "+meta", "+incompatible", "+", "+a.b", "+a..b"];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let mut out = Vec::new();
+    for _ in 0..2000 {
+        let prefix = if next(10) == 0 { "" } else { "v" };
+        out.push(format!(
+            "{prefix}{}{}{}{}",
+            majors[next(majors.len())],
+            tails[next(tails.len())],
+            pres[next(pres.len())],
+            builds[next(builds.len())]
+        ));
+    }
+    out
+}
+
+#[test]
+fn go_and_version_agree_on_validity_pseudo_versions_and_order() {
+    // A file:// proxy's @v/list is filtered by semver.IsValid and
+    // !module.IsPseudoVersion and sorted by semver.Sort; `go list -m
+    // -versions -retracted` prints exactly that list.
+    let corpus = version_corpus();
+    let env = GoEnv::new().unwrap();
+    let proxy = env.path("proxy");
+    let dir = proxy.join("x.test/m/@v");
+    fs::create_dir_all(&dir).unwrap();
+    fs::create_dir_all(env.path("home")).unwrap();
+    fs::write(dir.join("list"), corpus.join("\n")).unwrap();
+    let out = env
+        .command(&format!("file://{}", proxy.display()))
+        .args(["list", "-m", "-json", "-versions", "-retracted", "x.test/m"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let go: Vec<String> = json["Versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+
+    let mut ours: Vec<String> = corpus
+        .iter()
+        .filter(|v| gomod::version::is_valid(v) && !gomod::version::is_pseudo_version(v))
+        .cloned()
+        .collect();
+    gomod::version::sort(&mut ours);
+    assert!(ours.len() > 100, "corpus too thin: {}", ours.len());
+    assert!(
+        corpus.iter().any(|v| gomod::version::is_pseudo_version(v)),
+        "corpus has no pseudo-versions"
+    );
+    assert_eq!(ours, go);
+}
