@@ -416,6 +416,27 @@ fn go_and_check_zip_refuse_the_same_bad_zips() {
             "shell special in name",
             &[("x.test/bad@v1.0.0/a?.go", "package a\n")],
         ),
+        (
+            "Kelvin sign folds to k",
+            &[
+                ("x.test/bad@v1.0.0/k.txt", "1"),
+                ("x.test/bad@v1.0.0/\u{212A}.txt", "2"),
+            ],
+        ),
+        (
+            "long s folds to s",
+            &[
+                ("x.test/bad@v1.0.0/s.txt", "1"),
+                ("x.test/bad@v1.0.0/\u{17F}.txt", "2"),
+            ],
+        ),
+        (
+            "file and directory",
+            &[
+                ("x.test/bad@v1.0.0/a", "1"),
+                ("x.test/bad@v1.0.0/A/b.txt", "2"),
+            ],
+        ),
     ];
     for (what, entries) in cases {
         let z = raw_zip(entries);
@@ -739,4 +760,28 @@ fn go_and_version_agree_on_validity_pseudo_versions_and_order() {
         "corpus has no pseudo-versions"
     );
     assert_eq!(ours, go);
+}
+
+#[test]
+fn go_and_check_zip_accept_names_that_do_not_fold_together() {
+    // Dotless ı does not fold with I, nor ß with ss: both sides accept.
+    let module = "x.test/fold";
+    let version = "v1.0.0";
+    let go_mod = "module x.test/fold\n";
+    let z = raw_zip(&[
+        ("x.test/fold@v1.0.0/go.mod", go_mod),
+        ("x.test/fold@v1.0.0/\u{131}.txt", "dotless"),
+        ("x.test/fold@v1.0.0/I.txt", "capital"),
+        ("x.test/fold@v1.0.0/\u{DF}.txt", "eszett"),
+        ("x.test/fold@v1.0.0/ss.txt", "double s"),
+    ]);
+    let summary = gomod::check_zip(module, version, &z).unwrap();
+    let proxy = tempfile::tempdir().unwrap();
+    let goproxy =
+        publish_to_file_proxy(proxy.path(), module, version, go_mod.as_bytes(), &z).unwrap();
+    let json = GoEnv::new()
+        .unwrap()
+        .download(&goproxy, module, version)
+        .unwrap();
+    assert_eq!(json["Sum"], summary.h1.as_str());
 }
