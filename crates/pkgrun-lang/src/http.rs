@@ -1,0 +1,172 @@
+//! HTTP to registries with bounded retries.
+//!
+//! Every request a runner sends to a registry goes through [`RegistryHttp`]: a
+//! connection refused, a timeout or a 502/503/504 is retried a bounded number of
+//! times with exponential backoff; when the attempts run out the result is a
+//! [`FailureKind::Unreachable`](crate::FailureKind::Unreachable) failure (exit 5).
+//! Any other status is returned to the adapter, which knows what a 401 or a 409
+//! means for its registry. URLs in messages are redacted: credentials never print.
+
+use std::time::Duration;
+
+use pkgrun_core::secret::RedactedUrl;
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use reqwest::StatusCode;
+
+use crate::failure::Failure;
+
+/// How many times a request is tried, and the first backoff (doubled each retry).
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub first_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 4,
+            first_backoff: Duration::from_millis(250),
+        }
+    }
+}
+
+/// A registry response read to the end.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn is_success(&self) -> bool {
+        self.status.is_success()
+    }
+
+    /// The body as text, cut to a length that fits in an error message.
+    pub fn text_excerpt(&self) -> String {
+        let text = String::from_utf8_lossy(&self.body);
+        let text = text.trim();
+        const MAX: usize = 600;
+        if text.len() > MAX {
+            let cut = text.char_indices().nth(MAX).map(|(i, _)| i).unwrap_or(text.len());
+            format!("{}…", &text[..cut])
+        } else {
+            text.to_string()
+        }
+    }
+
+    pub fn json(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::from_slice(&self.body)
+    }
+}
+
+/// A blocking HTTP client for registries.
+#[derive(Debug, Clone)]
+pub struct RegistryHttp {
+    client: Client,
+    policy: RetryPolicy,
+}
+
+impl RegistryHttp {
+    pub fn new(policy: RetryPolicy) -> Result<Self, Failure> {
+        let client = Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(300))
+            .user_agent(concat!("pkgrun/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Failure::internal(format!("cannot build the HTTP client: {e}")))?;
+        Ok(RegistryHttp { client, policy })
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// `GET url` with retries.
+    pub fn get(&self, url: &str) -> Result<Reply, Failure> {
+        self.send(url, |c| c.get(url))
+    }
+
+    /// Sends the request `build` makes (called once per attempt, so bodies such as
+    /// multipart forms are rebuilt), retrying what is worth retrying. `url` is only
+    /// used in messages and is redacted there.
+    pub fn send(&self, url: &str, build: impl Fn(&Client) -> RequestBuilder) -> Result<Reply, Failure> {
+        let shown = redact(url);
+        let mut backoff = self.policy.first_backoff;
+        let mut last_problem = String::new();
+        for attempt in 1..=self.policy.attempts.max(1) {
+            match build(&self.client).send() {
+                Ok(response) if is_retryable_status(response.status()) => {
+                    let reply = read(response, &shown)?;
+                    last_problem = format!("HTTP {}: {}", reply.status, reply.text_excerpt());
+                }
+                Ok(response) => return read(response, &shown),
+                Err(e) if e.is_builder() => {
+                    return Err(Failure::usage(format!("bad request to {shown}: {}", without_url(e))))
+                }
+                Err(e) => last_problem = without_url(e),
+            }
+            if attempt < self.policy.attempts {
+                std::thread::sleep(backoff);
+                backoff *= 2;
+            }
+        }
+        Err(Failure::unreachable(format!(
+            "registry at {shown} did not answer after {} attempts",
+            self.policy.attempts
+        ))
+        .with_detail(last_problem)
+        .with_hint("check that the registry is running and that the URL in the environment is right"))
+    }
+}
+
+fn is_retryable_status(status: StatusCode) -> bool {
+    matches!(
+        status,
+        StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+    )
+}
+
+fn read(response: Response, shown: &str) -> Result<Reply, Failure> {
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = response
+        .bytes()
+        .map_err(|e| {
+            Failure::unreachable(format!("reading the answer from {shown} failed"))
+                .with_detail(without_url(e))
+        })?
+        .to_vec();
+    Ok(Reply {
+        status,
+        content_type,
+        body,
+    })
+}
+
+/// reqwest's Display includes the URL, which may carry credentials: print the cause chain only.
+fn without_url(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// A URL as it may appear in logs: userinfo removed.
+pub fn redact(url: &str) -> String {
+    match RedactedUrl::parse(url) {
+        Ok(u) => u.to_string(),
+        Err(_) => "<unparseable url>".to_string(),
+    }
+}
