@@ -12,10 +12,11 @@ use std::path::{Path, PathBuf};
 use pkgrun_core::config::{Config, Package};
 use pkgrun_core::env::Resolved;
 use pkgrun_core::log::Logger;
+use pkgrun_core::process::{self, StepCommand};
 use pkgrun_core::state::{Artifact, PublishOutcome, StateDocument};
 use pkgrun_core::Lang;
 
-use crate::failure::Failure;
+use crate::failure::{Failure, FailureKind};
 use crate::http::RegistryHttp;
 
 /// What an adapter gets to work with during one phase of a run.
@@ -124,4 +125,30 @@ pub trait Adapter {
 
     /// Fetches the upstream probe `target` twice through the registry.
     fn probe_upstream(&self, ctx: &Context, target: &str) -> Result<ProbeEvidence, Failure>;
+}
+
+impl Context<'_> {
+    /// Runs a tool as a logged step; a failure is classified as `kind` (a build tool
+    /// failing is a publish failure, a consumer install failing a smoke failure) and
+    /// carries the last lines of the tool's output.
+    pub fn run(
+        &self,
+        cmd: &StepCommand,
+        kind: FailureKind,
+    ) -> Result<pkgrun_core::process::Output, Failure> {
+        process::run_step(&self.log, cmd).map_err(|e| {
+            let tail = e
+                .output()
+                .map(|o| {
+                    let lines: Vec<&str> = o.lines.iter().map(|l| l.text.as_str()).collect();
+                    lines[lines.len().saturating_sub(5)..].join("\n")
+                })
+                .filter(|t| !t.is_empty());
+            let failure = Failure::new(kind, e.to_string());
+            match tail {
+                Some(t) => failure.with_detail(t),
+                None => failure,
+            }
+        })
+    }
 }

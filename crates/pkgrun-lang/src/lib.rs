@@ -7,13 +7,20 @@
 //! * [`workspace`]: throwaway copies of package directories (the workspace is never
 //!   mutated).
 //! * [`failure`]: failures classified by exit code.
+//! * [`digest`]: sha256, npm integrity and shasum.
+//! * [`go`], [`python`], [`ts`]: the adapters.
 
 pub mod adapter;
+pub mod digest;
 pub mod failure;
 pub mod http;
 pub mod pipeline;
 pub mod workspace;
 
+pub mod go;
+pub mod python;
+pub mod ts;
+
 pub use adapter::{Adapter, BuildJob, Context, Pin, ProbeEvidence};
 pub use failure::{Failure, FailureKind};
-pub use pipeline::{Outcome, Phase, Run};
+pub use pipeline::{preflight, Outcome, Phase, Run};

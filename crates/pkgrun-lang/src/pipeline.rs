@@ -15,14 +15,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use pkgrun_core::config::{Config, LangSection, Package};
-use pkgrun_core::env::{self, EnvSource, Problems, Resolved};
-use pkgrun_core::git;
+use pkgrun_core::env::{self, EnvSource, Resolved};
+use pkgrun_core::plan::{self, VersionPlan};
 use pkgrun_core::log::Logger;
 use pkgrun_core::state::{
     CheckStatus, DependencyPin, Publish, Smoke, SmokeCheckResult, SmokeStatus, StateDocument,
     StateStore, UpstreamProbe,
 };
-use pkgrun_core::version::{self, Timestamp};
+use pkgrun_core::version::Timestamp;
 use pkgrun_core::Lang;
 
 use crate::adapter::{Adapter, BuildJob, Context, Pin};
@@ -68,52 +68,62 @@ pub enum Phase {
     Smoke,
 }
 
+/// Checks everything the commands for `langs` need before anything is touched: the
+/// environment contract of every language, and for publish the source sha and every
+/// package's version or override. All problems come back in one usage failure (exit 2).
+pub fn preflight(
+    config: &Config,
+    langs: &[Lang],
+    source: &dyn EnvSource,
+    phase: Phase,
+) -> Result<(Resolved, Option<VersionPlan>), Failure> {
+    let result = match phase {
+        Phase::Publish => plan::preflight(config, langs, source, Timestamp::now())
+            .map(|p| (p.env, Some(p.versions))),
+        Phase::Smoke => {
+            let requirements: Vec<_> = langs
+                .iter()
+                .flat_map(|l| env::requirements_for(*l, config.env_prefix()))
+                .collect();
+            env::check(&requirements, source).map(|env| (env, None))
+        }
+    };
+    result.map_err(|e| {
+        let what = match phase {
+            Phase::Publish => "publish",
+            Phase::Smoke => "smoke-test",
+        };
+        let langs: Vec<&str> = langs.iter().map(|l| l.as_str()).collect();
+        Failure::usage(format!("cannot {what} {}", langs.join(", ")))
+            .with_detail(e.to_string())
+            .with_hint("fix the problems listed above (see the README's environment contract); nothing was touched")
+    })
+}
+
 impl<'a, A: Adapter> Run<'a, A> {
-    /// Checks the environment (and for publish the sha and every version) and fails
-    /// with one usage error listing every problem.
-    pub fn prepare(
+    /// A run of one language with the environment (and, to publish, the versions) that
+    /// [`preflight`] checked.
+    pub fn new(
         adapter: A,
         config: &'a Config,
-        source: &dyn EnvSource,
-        phase: Phase,
+        env: Resolved,
+        plan: Option<&VersionPlan>,
         logger: &Logger,
     ) -> Result<Self, Failure> {
         let lang = adapter.lang();
         let section = config.section(lang).ok_or_else(|| {
-            Failure::usage(format!("pkgrun.toml ({}) has no [{lang}] section", config.path().display()))
+            Failure::usage(format!("{} has no [{lang}] section", config.path().display()))
                 .with_hint(format!("add a [{lang}] section with at least one [[{lang}.packages]] entry (see the README's configuration reference)"))
         })?;
-        let mut problems = Problems::new();
-        let env = match env::check(&env::requirements_for(lang, config.env_prefix()), source) {
-            Ok(env) => Some(env),
-            Err(e) => {
-                problems.extend(e);
-                None
-            }
-        };
-        let mut versions = BTreeMap::new();
-        let mut sha = None;
-        if phase == Phase::Publish {
-            match git::resolve_sha(config.root(), source) {
-                Ok(s) => {
-                    versions = resolve_versions(config, section, source, &s, Timestamp::now(), &mut problems);
-                    sha = Some(s.to_string());
-                }
-                Err(e) => problems.push(
-                    git::SOURCE_GIT_SHA,
-                    e.to_string(),
-                    e.hint().unwrap_or_default(),
-                ),
-            }
-        }
-        if let Err(e) = problems.into_result() {
-            return Err(Failure::usage(format!("cannot {} {lang} packages", match phase {
-                Phase::Publish => "publish",
-                Phase::Smoke => "smoke-test",
-            }))
-            .with_detail(e.to_string())
-            .with_hint("fix the problems listed above; nothing was touched"));
-        }
+        let versions = plan
+            .map(|plan| {
+                plan.packages
+                    .iter()
+                    .filter(|p| p.lang == lang)
+                    .map(|p| (p.state_key.clone(), p.version.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
         let scratch = tempfile::Builder::new()
             .prefix(&format!("pkgrun-{lang}-"))
             .tempdir()
@@ -122,9 +132,9 @@ impl<'a, A: Adapter> Run<'a, A> {
             adapter,
             config,
             section,
-            env: env.expect("no problems means the environment resolved"),
+            env,
             versions,
-            sha,
+            sha: plan.map(|p| p.sha.to_string()),
             logger: logger.clone(),
             http: RegistryHttp::new(RetryPolicy::default())?,
             scratch,
@@ -445,41 +455,6 @@ fn primary_version(section: &LangSection, documents: &[StateDocument]) -> String
         .or(documents.last())
         .map(|d| d.version.clone())
         .unwrap_or_default()
-}
-
-/// Each package's version: the language's override when set (validated per package),
-/// else a snapshot from its base version, `now` and `sha`. Problems are collected.
-pub fn resolve_versions(
-    config: &Config,
-    section: &LangSection,
-    source: &dyn EnvSource,
-    sha: &version::Sha12,
-    now: Timestamp,
-    problems: &mut Problems,
-) -> BTreeMap<String, String> {
-    let override_var = config.override_var(section.lang);
-    let override_value = source.get(&override_var).filter(|v| !v.trim().is_empty());
-    let mut versions = BTreeMap::new();
-    for package in &section.packages {
-        let result = match &override_value {
-            Some(v) => version::validate_override(&package.name, package.version_base(), v.trim()),
-            None => version::snapshot(&package.name, package.version_base(), now, sha),
-        };
-        match result {
-            Ok(v) => {
-                versions.insert(package.state_key.clone(), v);
-            }
-            Err(e) => {
-                let variable = if override_value.is_some() {
-                    override_var.clone()
-                } else {
-                    package.manifest.file.display().to_string()
-                };
-                problems.push(variable, e.to_string(), "use a version valid for the ecosystem, or unset the override to publish a snapshot");
-            }
-        }
-    }
-    versions
 }
 
 /// Finishes a logged step with the result's outcome.

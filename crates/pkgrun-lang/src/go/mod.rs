@@ -1,0 +1,1 @@
+//! Go adapter: module zips for the project's Go registry (being written).

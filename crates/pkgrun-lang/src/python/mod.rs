@@ -1,0 +1,1 @@
+//! Python adapter: wheel + sdist to devpi (being written).

@@ -1,0 +1,1 @@
+//! TypeScript adapter: npm tarballs to Verdaccio (being written).
