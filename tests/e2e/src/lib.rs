@@ -1,0 +1,27 @@
+//! Test harness for the end-to-end suites in `tests/`: locating the workspace's
+//! binaries and the pinned tools installed by `scripts/tools/install-all.sh`, and
+//! starting real registries on loopback.
+//!
+//! Everything here is blocking (std threads, `reqwest::blocking`): call it from plain
+//! `#[test]` functions, or from `spawn_blocking` inside an async test.
+//!
+//! * [`paths`]: [`repo_root`], [`tools_dir`], [`tools_bin`], [`workspace_bin`], [`copy_tree`],
+//!   [`example_monorepo`].
+//! * [`process`]: [`ChildGuard`] (kills the whole process group on drop), [`free_port`],
+//!   [`wait_http_ok`].
+//! * [`verdaccio`]: [`Verdaccio`], a real npm registry with htpasswd auth and a caching uplink.
+//! * [`devpi`]: [`Devpi`], a real PyPI index (`root/ameide`, bases `root/pypi`) with a user.
+//! * [`forwarder`]: [`TcpForwarder`], a loopback TCP forwarder / CONNECT proxy that a test can
+//!   shut down to make an upstream unreachable.
+
+pub mod devpi;
+pub mod forwarder;
+pub mod paths;
+pub mod process;
+pub mod verdaccio;
+
+pub use devpi::Devpi;
+pub use forwarder::TcpForwarder;
+pub use paths::{copy_tree, example_monorepo, repo_root, tools_bin, tools_dir, workspace_bin};
+pub use process::{free_port, wait_http_ok, ChildGuard};
+pub use verdaccio::{npm_config_registry, Verdaccio, VerdaccioOptions};
