@@ -190,7 +190,11 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {} ({})", self.variable, self.problem, self.hint)
+        write!(f, "{}: {}", self.variable, self.problem)?;
+        if !self.hint.is_empty() {
+            write!(f, "\n    fix: {}", self.hint)?;
+        }
+        Ok(())
     }
 }
 

@@ -1,0 +1,241 @@
+//! Command-line definitions (clap). Only parsing lives here; behaviour is in `commands`.
+
+use std::path::PathBuf;
+
+use clap::builder::FalseyValueParser;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use pkgrun_core::log::{self, Level, DEFAULT_SCOPE};
+use pkgrun_core::Lang;
+
+const LONG_ABOUT: &str = "\
+pkgrun publishes snapshot versions of a monorepo's internal Go, Python and TypeScript SDKs
+to internal registries, smoke-tests them as a consumer would, and records what was published
+in state documents that CI, Tilt and services read.
+
+What to publish comes from pkgrun.toml at the workspace root (found by walking up from the
+current directory, or given with --config). Where to publish, and with which credentials,
+comes from the environment; nothing is defaulted.
+
+Exit codes: 0 ok; 1 bug; 2 usage, config or environment error (nothing was touched);
+3 publish failed; 4 smoke failed; 5 registry unreachable.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  pkgrun config check                 validate pkgrun.toml and every package manifest
+  pkgrun version                      the versions a publish would use right now
+  pkgrun state show                   what the state directory says was published
+  pkgrun env --format github          export {PREFIX}_{LANG}_SDK_VERSION to $GITHUB_OUTPUT
+  pkgrun step --name build -- make    run a command as a logged step
+  pkgrun log info \"hello\"             print one log line in the standard format
+
+Environment:
+  PKGRUN_CONFIG   path of pkgrun.toml (same as --config)
+  LOG_PREFIX      log scope inside the brackets (same as --prefix), default packages:pkgrun
+  VERBOSE=1       show child process output live (same as --verbose)
+  NO_COLOR        disables colour even with --color";
+
+/// Parsed command line.
+#[derive(Debug, Parser)]
+#[command(name = "pkgrun", version, about = "Publish, smoke-test and record internal SDK snapshots for Go, Python and TypeScript", long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// pkgrun.toml to use instead of searching upward from the current directory.
+    #[arg(long, global = true, env = "PKGRUN_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Colour the level word of log lines (never when NO_COLOR is set).
+    #[arg(long, global = true)]
+    pub color: bool,
+
+    /// Show child process output live (VERBOSE=1 does the same).
+    #[arg(short, long, global = true, env = "VERBOSE", value_parser = FalseyValueParser::new())]
+    pub verbose: bool,
+
+    /// Log scope printed inside the brackets, e.g. packages:go-publish.
+    #[arg(long, global = true, env = "LOG_PREFIX", value_name = "SCOPE", default_value = DEFAULT_SCOPE)]
+    pub prefix: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command sees.
+#[derive(Debug, Clone)]
+pub struct Globals {
+    pub config: Option<PathBuf>,
+    pub color: bool,
+    pub verbose: bool,
+    pub prefix: String,
+}
+
+impl Cli {
+    pub fn globals(&self) -> Globals {
+        let no_color = std::env::var("NO_COLOR").ok();
+        Globals {
+            config: self.config.clone(),
+            color: log::color_enabled(self.color, no_color.as_deref()),
+            verbose: self.verbose,
+            prefix: self.prefix.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print one log line in the standard format to stderr.
+    #[command(
+        long_about = "Print one log line `[<scope>] <RFC 3339 UTC time> <level> <message>` to stderr.\n\nShell scripts, Tilt resources and CI steps use it so their output lines up with pkgrun's own.",
+        after_help = "Examples:\n  pkgrun log info \"starting registries\"\n  LOG_PREFIX=packages:go-publish pkgrun log warn token file is world-readable\n\nEnvironment:\n  LOG_PREFIX   scope (same as --prefix)\n  NO_COLOR     disables --color"
+    )]
+    Log(LogArgs),
+
+    /// Run a command as a logged step (start line, finish line with duration).
+    #[command(
+        long_about = "Run a command as a named step.\n\nPrints `step <name>`, runs the command with stdin closed, and prints `ok <name> (took N.Ns)` or `fail <name> (took N.Ns): <reason>`. The command's output (stdout and stderr, in arrival order) is hidden unless --verbose/VERBOSE=1 (then streamed as `info | <line>`), and printed in full before the `fail` line when the step fails.\n\nExit code: the command's own exit code; 128+N if it was killed by signal N; 124 if --timeout expired (the command's whole process group is killed); 127 if it could not be started.",
+        after_help = "Examples:\n  pkgrun step --name \"unit tests\" -- go test ./...\n  VERBOSE=1 pkgrun step --name build --prefix packages:ts-publish -- pnpm build\n  pkgrun step --name wait --timeout 30 -- sh -c 'until curl -sf http://127.0.0.1:5000/healthz; do sleep 1; done'\n\nEnvironment:\n  LOG_PREFIX   scope (same as --prefix)\n  VERBOSE=1    stream the command's output"
+    )]
+    Step(StepArgs),
+
+    /// Inspect or clean the state directory.
+    #[command(subcommand)]
+    State(StateCommand),
+
+    /// Print the {PREFIX}_{LANG}_SDK_VERSION contract from the state directory.
+    #[command(
+        long_about = "Print `{PREFIX}_{LANG}_SDK_VERSION` for each language from the `<lang>-version` files in the state directory (written by a publish).\n\nFormats:\n  shell    export AMEIDE_GO_SDK_VERSION='v0.0.0-…'   (for `eval \"$(pkgrun env)\"`)\n  dotenv   AMEIDE_GO_SDK_VERSION=v0.0.0-…\n  github   AMEIDE_GO_SDK_VERSION=v0.0.0-…  appended to $GITHUB_OUTPUT when it is set\n\nWithout LANG arguments every configured language is printed. If any requested language has no version file, nothing is printed and the exit code is 2: a partial contract would let a build silently use stale SDKs.",
+        after_help = "Examples:\n  eval \"$(pkgrun env)\"\n  pkgrun env --format dotenv --output build.env\n  pkgrun env --format github go ts\n\nEnvironment:\n  GITHUB_OUTPUT   file that --format github appends to (when --output is not given)\n  PKGRUN_CONFIG   path of pkgrun.toml"
+    )]
+    Env(EnvArgs),
+
+    /// Print the version each package would be published with now.
+    #[command(
+        long_about = "Print `<state_key> <version>` for each configured package: the snapshot version a publish would stamp right now, or the validated override.\n\nSnapshots: go v0.0.0-<yyyymmddhhmmss>-<sha12> (vN.0.0-… for a /vN module), python <base>.dev<yyyymmddhhmmss>+g<sha12>, ts <base>-dev.<yyyymmddhhmmss>.<sha12>. Overrides are checked with each ecosystem's rules; every invalid override is reported at once (exit 2).",
+        after_help = "Examples:\n  pkgrun version\n  SOURCE_GIT_SHA=$(git rev-parse HEAD) pkgrun version go\n  AMEIDE_TS_SDK_VERSION=1.4.0 pkgrun version ts\n\nEnvironment:\n  SOURCE_GIT_SHA               commit to stamp (else HEAD read from .git; neither is an error)\n  {PREFIX}_GO_SDK_VERSION      override for go packages (canonical Go semver, major suffix rule)\n  {PREFIX}_PYTHON_SDK_VERSION  override for python packages (PEP 440)\n  {PREFIX}_TS_SDK_VERSION      override for ts packages (SemVer)"
+    )]
+    Version(VersionArgs),
+
+    /// Validate pkgrun.toml (and optionally the environment).
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// step, info, ok, warn or fail.
+    #[arg(value_parser = clap::value_parser!(LevelArg))]
+    pub level: LevelArg,
+    /// The message; several words are joined with spaces.
+    #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+    pub message: Vec<String>,
+}
+
+/// A log level as a clap value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LevelArg {
+    Step,
+    Info,
+    Ok,
+    Warn,
+    Fail,
+}
+
+impl From<LevelArg> for Level {
+    fn from(l: LevelArg) -> Level {
+        match l {
+            LevelArg::Step => Level::Step,
+            LevelArg::Info => Level::Info,
+            LevelArg::Ok => Level::Ok,
+            LevelArg::Warn => Level::Warn,
+            LevelArg::Fail => Level::Fail,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct StepArgs {
+    /// Step name shown on the start and finish lines.
+    #[arg(long)]
+    pub name: String,
+    /// Kill the command (and its process group) after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List the state documents in the state directory.
+    #[command(
+        long_about = "List the state documents (`<state_key>.json`) in the configured state directory: state key, language, version, smoke status and publish time. With --json, print the documents themselves as a JSON array on stdout.",
+        after_help = "Examples:\n  pkgrun state show\n  pkgrun state show --json | jq '.[] | select(.smoke.status != \"passed\")'\n\nEnvironment:\n  PKGRUN_CONFIG   path of pkgrun.toml"
+    )]
+    Show {
+        /// Print the documents as a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Empty the state directory (the directory itself is kept).
+    #[command(
+        long_about = "Remove everything inside the configured state directory. The directory itself is never removed (in a cluster it is a mounted volume); a missing one is created empty.",
+        after_help = "Example:\n  pkgrun state clean\n\nEnvironment:\n  PKGRUN_CONFIG   path of pkgrun.toml"
+    )]
+    Clean,
+}
+
+/// Output format of `pkgrun env`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EnvFormat {
+    Shell,
+    Dotenv,
+    Github,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = EnvFormat::Shell)]
+    pub format: EnvFormat,
+    /// Write to this file instead of stdout (github: appended; others: replaced).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Languages to print (default: every configured language).
+    #[arg(value_parser = parse_lang)]
+    pub langs: Vec<Lang>,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Languages to print (default: every configured language).
+    #[arg(value_parser = parse_lang)]
+    pub langs: Vec<Lang>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Load and validate pkgrun.toml and every package manifest, and print a summary.
+    #[command(
+        long_about = "Load pkgrun.toml, check every key and every package (directory, manifest, name, state key, base version, smoke checks, sibling dependency cycles) and print a summary. With --env, also check the environment contract of every configured language (registry URLs, credentials, GONOSUMDB/GOPRIVATE, version overrides) and report every problem at once.",
+        after_help = "Examples:\n  pkgrun config check\n  pkgrun --config examples/monorepo/pkgrun.toml config check --env\n\nEnvironment (checked with --env):\n  go:      GO_REGISTRY_URL, GO_REGISTRY_TOKEN, GONOSUMDB; GOPRIVATE/GONOPROXY must not cover GONOSUMDB's prefixes\n  python:  {PREFIX}_PYPI_REPOSITORY_URL, {PREFIX}_PYPI_USERNAME, {PREFIX}_PYPI_PASSWORD, PIP_INDEX_URL\n  ts:      NPM_REGISTRY_URL, NPM_AUTH_TOKEN\n  all:     {PREFIX}_{LANG}_SDK_VERSION overrides, when set, must be valid"
+    )]
+    Check {
+        /// Also check the environment contract of the configured languages.
+        #[arg(long)]
+        env: bool,
+    },
+}
+
+fn parse_lang(s: &str) -> Result<Lang, String> {
+    s.parse::<Lang>().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

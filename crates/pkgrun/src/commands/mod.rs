@@ -1,0 +1,53 @@
+//! One module per verb; [`dispatch`] routes a parsed command to it.
+
+pub mod config;
+pub mod env;
+pub mod log;
+pub mod state;
+pub mod step;
+pub mod version;
+
+use anyhow::Result;
+use pkgrun_core::log::Logger;
+use pkgrun_core::{Config, ExitStatus};
+
+use crate::cli::{Command, ConfigCommand, Globals, StateCommand};
+
+/// How a command ended: a contract status, or (for `pkgrun step`) a child's exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Status(ExitStatus),
+    Code(u8),
+}
+
+impl Outcome {
+    pub const SUCCESS: Outcome = Outcome::Status(ExitStatus::Success);
+}
+
+pub fn dispatch(command: Command, globals: &Globals) -> Result<Outcome> {
+    match command {
+        Command::Log(args) => log::run(args, globals),
+        Command::Step(args) => step::run(args, globals),
+        Command::State(StateCommand::Show { json }) => state::show(json, globals),
+        Command::State(StateCommand::Clean) => state::clean(globals),
+        Command::Env(args) => env::run(args, globals),
+        Command::Version(args) => version::run(args, globals),
+        Command::Config(ConfigCommand::Check { env }) => config::check(env, globals),
+    }
+}
+
+/// The config named by `--config`/`PKGRUN_CONFIG`, else the nearest `pkgrun.toml` upward.
+pub fn load_config(globals: &Globals) -> Result<Config> {
+    let config = match &globals.config {
+        Some(path) => Config::load(path)?,
+        None => Config::discover(&std::env::current_dir()?)?,
+    };
+    Ok(config)
+}
+
+/// The logger for this invocation: stderr, with the global scope, colour and verbosity.
+pub fn logger(globals: &Globals) -> Logger {
+    Logger::stderr(globals.prefix.clone())
+        .with_color(globals.color)
+        .with_verbose(globals.verbose)
+}

@@ -1,0 +1,20 @@
+//! `pkgrun version [LANG…]`: the version each package would be published with now.
+
+use anyhow::Result;
+use pkgrun_core::env::ProcessEnv;
+use pkgrun_core::plan::{self, select_languages};
+use pkgrun_core::version::Timestamp;
+
+use super::{load_config, Outcome};
+use crate::cli::{Globals, VersionArgs};
+use crate::report::CliError;
+
+pub fn run(args: VersionArgs, globals: &Globals) -> Result<Outcome> {
+    let config = load_config(globals)?;
+    let langs = select_languages(&config, &args.langs).map_err(|m| CliError::usage(m, None))?;
+    let planned = plan::versions(&config, &langs, &ProcessEnv, Timestamp::now())?;
+    for p in &planned.packages {
+        println!("{} {}", p.state_key, p.version);
+    }
+    Ok(Outcome::SUCCESS)
+}
