@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use clap::builder::FalseyValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pkgrun_core::log::{self, Level, DEFAULT_SCOPE};
 use pkgrun_core::Lang;
@@ -47,7 +46,7 @@ pub struct Cli {
     pub color: bool,
 
     /// Show child process output live (VERBOSE=1 does the same).
-    #[arg(short, long, global = true, env = "VERBOSE", value_parser = FalseyValueParser::new())]
+    #[arg(short, long, global = true, env = "VERBOSE", value_parser = parse_verbose)]
     pub verbose: bool,
 
     /// Log scope printed inside the brackets, e.g. packages:go-publish.
@@ -74,7 +73,12 @@ impl Cli {
             config: self.config.clone(),
             color: log::color_enabled(self.color, no_color.as_deref()),
             verbose: self.verbose,
-            prefix: self.prefix.clone(),
+            // An empty LOG_PREFIX means the default, as in the scripts/lib adapters.
+            prefix: if self.prefix.trim().is_empty() {
+                DEFAULT_SCOPE.to_string()
+            } else {
+                self.prefix.clone()
+            },
         }
     }
 }
@@ -223,6 +227,12 @@ pub enum ConfigCommand {
         #[arg(long)]
         env: bool,
     },
+}
+
+/// `VERBOSE` is on for `1`, `true`, `yes`, `on` (any case) and off for anything else,
+/// the same rule as the shell/Node/Python log adapters in scripts/lib.
+fn parse_verbose(s: &str) -> Result<bool, std::convert::Infallible> {
+    Ok(log::verbose_enabled(Some(s)))
 }
 
 fn parse_lang(s: &str) -> Result<Lang, String> {

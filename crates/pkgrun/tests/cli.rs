@@ -161,6 +161,17 @@ fn log_prefix_from_flag_and_env() {
         .output()
         .unwrap();
     assert_eq!(mask(&stderr(&out)), "[packages:ts-smoke] TS warn y\n");
+    let out = ws
+        .pkgrun()
+        .env("LOG_PREFIX", "")
+        .args(["log", "info", "z"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        mask(&stderr(&out)),
+        "[packages:pkgrun] TS info z\n",
+        "empty means default"
+    );
 }
 
 #[test]

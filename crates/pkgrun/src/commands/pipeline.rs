@@ -1,0 +1,94 @@
+//! `pkgrun publish`, `pkgrun smoke` and `pkgrun run`: the pipeline for each
+//! requested language.
+//!
+//! Everything every requested language needs is checked first, all at once
+//! ([`pkgrun_lang::preflight`]); then the languages run one after the other, each
+//! on its own (a failed Go publish does not stop the TypeScript one). The exit code
+//! is the worst failure's; every failure has already been logged with its language's
+//! prefix, and the worst one is also reported as the command's `error:`.
+
+use anyhow::Result;
+use pkgrun_core::env::ProcessEnv;
+use pkgrun_core::log::Logger;
+use pkgrun_core::plan::{select_languages, VersionPlan};
+use pkgrun_core::{Config, Lang};
+use pkgrun_lang::{preflight, Adapter, Failure, Outcome as PhaseOutcome, Phase, Run};
+
+use super::{load_config, logger, Outcome};
+use crate::cli::{Globals, PipelineArgs};
+use crate::report::CliError;
+
+/// Which phases a command runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phases {
+    Publish,
+    Smoke,
+    Run,
+}
+
+pub fn run(phases: Phases, args: PipelineArgs, globals: &Globals) -> Result<Outcome> {
+    let config = load_config(globals)?;
+    let langs = select_languages(&config, &args.langs).map_err(|m| CliError::usage(m, None))?;
+    let phase = match phases {
+        Phases::Smoke => Phase::Smoke,
+        Phases::Publish | Phases::Run => Phase::Publish,
+    };
+    let (env, plan) = preflight(&config, &langs, &ProcessEnv, phase).map_err(cli_error)?;
+    let log = logger(globals);
+    let mut worst: Option<Failure> = None;
+    for lang in langs {
+        let outcome = match lang {
+            Lang::Go => run_lang(pkgrun_lang::go::Go, &config, env.clone(), plan.as_ref(), &log, phases),
+            Lang::Python => run_lang(pkgrun_lang::python::Python, &config, env.clone(), plan.as_ref(), &log, phases),
+            Lang::Ts => run_lang(pkgrun_lang::ts::Ts, &config, env.clone(), plan.as_ref(), &log, phases),
+        };
+        let failure = match outcome {
+            Ok(outcome) => {
+                for doc in &outcome.documents {
+                    println!("{} {}", doc.state_key, doc.version);
+                }
+                outcome.worst().cloned()
+            }
+            Err(failure) => Some(failure),
+        };
+        if let Some(f) = failure {
+            if worst.as_ref().is_none_or(|w| f.rank() > w.rank()) {
+                worst = Some(f);
+            }
+        }
+    }
+    match worst {
+        None => Ok(Outcome::SUCCESS),
+        Some(failure) => Err(cli_error(failure).into()),
+    }
+}
+
+fn run_lang<A: Adapter>(
+    adapter: A,
+    config: &Config,
+    env: pkgrun_core::env::Resolved,
+    plan: Option<&VersionPlan>,
+    log: &Logger,
+    phases: Phases,
+) -> Result<PhaseOutcome, Failure> {
+    let run = Run::new(adapter, config, env, plan, log)?;
+    Ok(match phases {
+        Phases::Publish => run.publish(),
+        Phases::Smoke => run.smoke(None),
+        Phases::Run => {
+            // Smoke what got published; packages that failed to publish still fail the run.
+            let published = run.publish();
+            let mut smoked = run.smoke(Some(published.documents));
+            smoked.failures.extend(published.failures);
+            smoked
+        }
+    })
+}
+
+fn cli_error(failure: Failure) -> CliError {
+    CliError {
+        status: failure.exit_status(),
+        message: failure.to_string(),
+        hint: failure.hint.clone(),
+    }
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# THE test command (README "Quick start"): installs the pinned tools the suites use,
+# builds every binary of the workspace, and runs every test suite.
+#
+# Tools go to ${PKGRUN_TOOLS_DIR:-<repo>/.tools}; each installer is idempotent, so a
+# second run only checks what is already there. Extra arguments are passed to
+# `cargo test` (e.g. `scripts/test.sh -p pkgrun-core`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -f scripts/tools/install-all.sh ]; then
+  bash scripts/tools/install-all.sh
+fi
+
+cargo build --workspace --bins
+cargo test --workspace "$@"
