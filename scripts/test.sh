@@ -3,8 +3,8 @@
 # builds every binary of the workspace, and runs every test suite.
 #
 # Tools go to ${PKGRUN_TOOLS_DIR:-<repo>/.tools}; each installer is idempotent, so a
-# second run only checks what is already there. Extra arguments are passed to
-# `cargo test` (e.g. `scripts/test.sh -p pkgrun-core`).
+# second run only checks what is already there. To run one suite while developing:
+# `cargo test -p <crate>` (see the README's Development section).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,4 +13,4 @@ if [ -f scripts/tools/install-all.sh ]; then
 fi
 
 cargo build --workspace --bins
-cargo test --workspace "$@"
+cargo test --workspace
