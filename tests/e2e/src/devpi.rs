@@ -44,12 +44,14 @@ impl Devpi {
 
         let port = free_port();
         let mut cmd = Command::new(tools_bin("devpi-server"));
-        cmd.arg("--serverdir").arg(&serverdir).args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-        ]);
+        cmd.arg("--serverdir")
+            .arg(&serverdir)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            // Test-only tuning (devpi's own test suite lowers these too): the default argon2
+            // parameters for deriving the login-token key cost 512 MiB and ~15 s of CPU at
+            // every start on a 2-core machine. Password checks are unaffected.
+            .args(["--argon2-memory-cost", "8192", "--argon2-time-cost", "1"])
+            .args(["--argon2-parallelism", "1"]);
         let mut child =
             ChildGuard::spawn_logged("devpi-server", &mut cmd, &dir.path().join("devpi.log"))
                 .context("spawn devpi-server")?;

@@ -11,6 +11,7 @@
 //!   [`wait_http_ok`].
 //! * [`verdaccio`]: [`Verdaccio`], a real npm registry with htpasswd auth and a caching uplink.
 //! * [`devpi`]: [`Devpi`], a real PyPI index (`root/ameide`, bases `root/pypi`) with a user.
+//! * [`python`]: [`Venv`], a fresh venv with a fast pip (the pinned one, `pip --python`).
 //! * [`forwarder`]: [`TcpForwarder`], a loopback TCP forwarder / CONNECT proxy that a test can
 //!   shut down to make an upstream unreachable.
 
@@ -18,10 +19,12 @@ pub mod devpi;
 pub mod forwarder;
 pub mod paths;
 pub mod process;
+pub mod python;
 pub mod verdaccio;
 
 pub use devpi::Devpi;
 pub use forwarder::TcpForwarder;
 pub use paths::{copy_tree, example_monorepo, repo_root, tools_bin, tools_dir, workspace_bin};
 pub use process::{free_port, wait_http_ok, ChildGuard};
+pub use python::Venv;
 pub use verdaccio::{npm_config_registry, Verdaccio, VerdaccioOptions};

@@ -5,7 +5,7 @@
 //! that tests actually ran, so an emptied test file fails here too.
 
 use anyhow::{ensure, Context, Result};
-use pkgrun_e2e::{copy_tree, example_monorepo, tools_bin};
+use pkgrun_e2e::{copy_tree, example_monorepo, tools_bin, Venv};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -64,12 +64,12 @@ fn go_modules_pass_their_unit_tests_offline() -> Result<()> {
 #[test]
 fn python_packages_pass_their_unit_tests_when_installed_from_paths() -> Result<()> {
     let (tmp, root) = example_copy()?;
-    let venv = tmp.path().join("venv");
-    run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
-    let python = venv.join("bin/python");
+    let venv = Venv::create(&tmp.path().join("venv"))?;
+    let python = venv.python();
     // Build dependencies (hatchling) come from the default configured index: setup only.
-    run(Command::new(&python)
-        .args(["-m", "pip", "install", "--no-cache-dir"])
+    run(venv
+        .pip()
+        .args(["install", "--no-cache-dir"])
         .arg(root.join("packages/ameide_telemetry_python"))
         .arg(root.join("packages/ameide_sdk_python")))?;
     for package in [

@@ -4,7 +4,7 @@
 //! and serves it to a fresh venv's `pip install`, and mirrors public projects on the same URL.
 
 use anyhow::{ensure, Context, Result};
-use pkgrun_e2e::{tools_bin, Devpi, Verdaccio};
+use pkgrun_e2e::{tools_bin, Devpi, Venv, Verdaccio};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -103,6 +103,20 @@ fn verdaccio_proxies_public_packages_and_serves_them_from_cache_when_upstream_is
     let (verdaccio, mut forwarder) = Verdaccio::start_with_forwarded_uplink()?;
     let tmp = tempfile::tempdir()?;
 
+    // The internal scope is served from local storage only: asking for an unknown
+    // `@ameideio/*` package is a 404 without any upstream connection.
+    let scoped = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()?
+        .get(format!("{}@ameideio%2fnot-published-here", verdaccio.url()))
+        .send()?;
+    assert_eq!(scoped.status().as_u16(), 404);
+    assert_eq!(
+        forwarder.connections(),
+        0,
+        "the internal scope was proxied upstream"
+    );
+
     let first = consumer(tmp.path(), "first", &verdaccio.npmrc(None))?;
     ok(npm(&first, &tmp.path().join("home-1")).args(["install", "is-number@7.0.0"]))?;
     assert!(first.join("node_modules/is-number/package.json").is_file());
@@ -166,17 +180,15 @@ fn build_probe_wheel(root: &Path) -> Result<std::path::PathBuf> {
     Ok(wheel)
 }
 
-/// A fresh venv whose pip sees nothing but the given index (no local wheel directory, no cache).
-fn fresh_venv(root: &Path) -> Result<std::path::PathBuf> {
-    let venv = root.join("venv");
-    ok(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
-    Ok(venv)
+/// A fresh venv whose pip sees nothing but the given `--index-url` (no local wheel
+/// directory, no machine config; `--no-cache-dir` at each call).
+fn fresh_venv(root: &Path) -> Result<Venv> {
+    Venv::create(&root.join("venv"))
 }
 
-fn pip(venv: &Path) -> Command {
-    let mut cmd = Command::new(venv.join("bin/python"));
-    cmd.args(["-m", "pip"])
-        .env_remove("PIP_FIND_LINKS")
+fn pip(venv: &Venv) -> Command {
+    let mut cmd = venv.pip();
+    cmd.env_remove("PIP_FIND_LINKS")
         .env("PIP_CONFIG_FILE", "/dev/null");
     cmd
 }
@@ -190,6 +202,10 @@ fn devpi_legacy_upload_then_fresh_pip_install() -> Result<()> {
     let (status, body) = devpi.upload(&wheel, "pkgrun-harness-probe", "0.1.0")?;
     assert_eq!(status, 200, "upload refused: {body}");
 
+    // Re-uploading the identical file is accepted as a no-op (what re-runs rely on).
+    let (again, body) = devpi.upload(&wheel, "pkgrun-harness-probe", "0.1.0")?;
+    assert_eq!(again, 200, "identical re-upload refused: {body}");
+
     // The index is non-volatile: a different file under the same name is refused.
     let other = tmp.path().join("other").join(wheel.file_name().unwrap());
     std::fs::create_dir_all(other.parent().unwrap())?;
@@ -197,9 +213,9 @@ fn devpi_legacy_upload_then_fresh_pip_install() -> Result<()> {
     bytes.extend_from_slice(b"tampered");
     std::fs::write(&other, bytes)?;
     let (status, _) = devpi.upload(&other, "pkgrun-harness-probe", "0.1.0")?;
-    assert!(
-        status >= 400,
-        "overwriting a released file must be refused, got {status}"
+    assert_eq!(
+        status, 409,
+        "overwriting a released file must be refused with 409, got {status}"
     );
 
     let venv = fresh_venv(tmp.path())?;
@@ -207,7 +223,7 @@ fn devpi_legacy_upload_then_fresh_pip_install() -> Result<()> {
         .args(["install", "--no-cache-dir", "--index-url"])
         .arg(devpi.simple_url())
         .arg("pkgrun-harness-probe==0.1.0"))?;
-    ok(Command::new(venv.join("bin/python")).args([
+    ok(Command::new(venv.python()).args([
         "-c",
         "import pkgrun_harness_probe as p, sys; sys.exit(0 if p.ANSWER == 42 else 3)",
     ]))?;
