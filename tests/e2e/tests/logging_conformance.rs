@@ -1,10 +1,13 @@
-//! Conformance of the four log emitters (issue 9, DESIGN §5): the `pkgrun` binary
-//! (`pkgrun log` / `pkgrun step`) and the adapters in `scripts/lib/` (`logging.sh`,
-//! `logging.mjs`, `logging.py`) are driven through the same scenario — log lines, a step
-//! that succeeds with output, a step that fails with interleaved stdout/stderr output, a
-//! warning — and must print byte-identical stderr once the timestamp and the duration number
-//! are masked. The masked text is also compared with a golden expectation written out here,
-//! so the four can't drift away from the PLAN.md "Log line format" together.
+//! Conformance of the log emitters (issue 9, DESIGN §5): the `pkgrun` binary
+//! (`pkgrun log` / `pkgrun step`) and the adapters in `scripts/lib/` (`logging.sh` under
+//! bash and under `sh`, `logging.mjs`, `logging.py` imported and as a command) are driven
+//! through the same scenario — log lines of every level, a step that succeeds with hidden
+//! output, a step that fails with captured output, a warning, a multi-line message — with
+//! VERBOSE unset, `0`, `1`, `True`, and with LOG_PREFIX set. Their stderr must be
+//! byte-identical once the timestamp and the duration number are masked, and equal to a
+//! golden expectation written out here, so they can't drift away from the PLAN.md
+//! "Log line format" together. Also: no ANSI escapes, nothing on stdout, exit codes
+//! propagate (`exit 3` -> 3, SIGKILL -> 137), stdout/stderr lines keep their write order.
 //!
 //! Real programs only: the built `pkgrun`, `bash`, `sh`, `node`, `python3`. Each adapter is
 //! loaded the way scripts/lib/README.md documents it (bash `source`, Node `import` of the
@@ -197,6 +200,7 @@ fn child_killed_by_signal_is_reported_with_its_number() {
         Emitter::Bash,
         Emitter::Node,
         Emitter::Python,
+        Emitter::PythonCli,
     ];
     let golden = GOLDEN_KILLED.replace("{P}", DEFAULT_PREFIX);
     assert_conformance(KILL_SCENARIO, &Env::default(), &golden, 128 + 9, &emitters);
@@ -256,14 +260,17 @@ enum Emitter {
     Node,
     /// `logging.py` loaded with importlib from its path.
     Python,
+    /// `python3 scripts/lib/logging.py log …` / `… step <name> -- …`, one process each.
+    PythonCli,
 }
 
-const ALL_EMITTERS: [Emitter; 5] = [
+const ALL_EMITTERS: [Emitter; 6] = [
     Emitter::Pkgrun,
     Emitter::Bash,
     Emitter::PosixSh,
     Emitter::Node,
     Emitter::Python,
+    Emitter::PythonCli,
 ];
 
 #[derive(Default)]
@@ -347,6 +354,7 @@ impl Emitter {
     fn run(self, scenario: &[Action], env: &Env) -> Run {
         match self {
             Emitter::Pkgrun => run_pkgrun(scenario, env),
+            Emitter::PythonCli => run_python_cli(scenario, env),
             Emitter::Bash => run_script(command("bash", env), sh_driver(scenario), self),
             Emitter::PosixSh => run_script(command("sh", env), sh_driver(scenario), self),
             Emitter::Node => {
@@ -363,31 +371,54 @@ impl Emitter {
     }
 }
 
+/// `pkgrun log <level> <msg>` / `pkgrun step --name <n> -- sh -c <script>`, one process per
+/// action.
 fn run_pkgrun(scenario: &[Action], env: &Env) -> Run {
     let bin = pkgrun_bin();
+    run_per_action(scenario, "pkgrun", |action| {
+        let mut cmd = command(&bin, env);
+        match action {
+            Action::Log(level, msg) => cmd.args(["log", level, msg]),
+            Action::Step(name, script) => {
+                cmd.args(["step", "--name", name, "--", "sh", "-c", script])
+            }
+        };
+        cmd
+    })
+}
+
+/// The command-line form of logging.py (`python3 logging.py log …` / `step <n> -- …`),
+/// which must also keep the stdlib `logging` unshadowed although Python puts scripts/lib
+/// first on sys.path.
+fn run_python_cli(scenario: &[Action], env: &Env) -> Run {
+    let script = lib_file("logging.py");
+    run_per_action(scenario, "logging.py CLI", |action| {
+        let mut cmd = command("python3", env);
+        cmd.arg(&script);
+        match action {
+            Action::Log(level, msg) => cmd.args(["log", level, msg]),
+            Action::Step(name, sh) => cmd.args(["step", name, "--", "sh", "-c", sh]),
+        };
+        cmd
+    })
+}
+
+/// Runs one process per action and concatenates their output; `log` must exit 0, and the
+/// scenario's code is the first non-zero `step` exit code.
+fn run_per_action(scenario: &[Action], what: &str, build: impl Fn(&Action) -> Command) -> Run {
     let mut run = Run {
         stderr: String::new(),
         stdout: String::new(),
         code: 0,
     };
     for action in scenario {
-        let mut cmd = command(&bin, env);
-        let expected = match action {
-            Action::Log(level, msg) => {
-                cmd.args(["log", level, msg]);
-                Some(0)
-            }
-            Action::Step(name, script) => {
-                cmd.args(["step", "--name", name, "--", "sh", "-c", script]);
-                None
-            }
-        };
-        let out = output(&mut cmd, "pkgrun");
-        let code = exit_code(&out, "pkgrun");
-        if let Some(want) = expected {
+        let mut cmd = build(action);
+        let out = output(&mut cmd, what);
+        let code = exit_code(&out, what);
+        if let Action::Log(..) = action {
             assert_eq!(
                 code,
-                want,
+                0,
                 "{cmd:?} exit code; stderr:\n{}",
                 lossy(&out.stderr)
             );
@@ -395,8 +426,8 @@ fn run_pkgrun(scenario: &[Action], env: &Env) -> Run {
         if run.code == 0 {
             run.code = code;
         }
-        run.stderr.push_str(&text(out.stderr, "pkgrun stderr"));
-        run.stdout.push_str(&text(out.stdout, "pkgrun stdout"));
+        run.stderr.push_str(&text(out.stderr, what));
+        run.stdout.push_str(&text(out.stdout, what));
     }
     run
 }
