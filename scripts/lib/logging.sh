@@ -112,8 +112,8 @@ _pkgrun_log_verbose() {
 # run_step <name> -- <cmd…>
 # The command's stdout and stderr go to ONE file (or pipe with VERBOSE=1), so the replay on
 # failure keeps their interleaving in arrival order. Its stdin is /dev/null, as with
-# `pkgrun step` (a step never waits for input). It may be a
-# shell function; it runs in a subshell so an `exit` in it can't end the caller.
+# `pkgrun step` (a step never waits for input). It may be a shell function; it runs in a
+# subshell so an `exit` in it can't end the caller.
 # Works under `set -eu` in the caller (the failure is captured, not fatal); note that, as
 # everywhere in sh, `set -e` is not in force inside a command whose status is being tested.
 # The shell's own "Killed" notice for such a child is not a log line: the subshell that
@@ -141,6 +141,8 @@ run_step() {
                     _pkgrun_log_child_lines 3>&-
             } 3>&1
         )
+        # Nothing came back only if the pipeline itself was killed: count it as a failure.
+        [ -n "$_pkgrun_log_rc" ] || _pkgrun_log_rc=1
         _pkgrun_log_out=
     else
         _pkgrun_log_out=$(mktemp "${TMPDIR:-/tmp}/pkgrun-step.XXXXXX") || {
