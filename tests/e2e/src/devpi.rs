@@ -7,7 +7,7 @@
 //! cannot be overwritten). One URL, `…/root/ameide/+simple/`, serves both what was uploaded and
 //! mirrored public projects.
 
-use crate::process::{free_port, loopback_client, run_ok, ChildGuard};
+use crate::process::{free_port, loopback_client, retry_port_race, run_ok, ChildGuard};
 use crate::tools_bin;
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
@@ -31,6 +31,10 @@ pub struct Devpi {
 impl Devpi {
     /// Initialises a server directory, starts devpi-server and creates the user and index.
     pub fn start() -> Result<Self> {
+        retry_port_race(Self::start_once)
+    }
+
+    fn start_once() -> Result<Self> {
         let dir = tempfile::Builder::new().prefix("pkgrun-devpi-").tempdir()?;
         let serverdir = dir.path().join("server");
         run_ok(

@@ -186,3 +186,77 @@ fn copy_all(from: &mut TcpStream, to: &mut TcpStream) -> io::Result<u64> {
         total += n as u64;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A one-connection echo server; returns its address.
+    fn echo_server() -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                std::thread::spawn(move || {
+                    let mut reader = conn.try_clone().unwrap();
+                    let mut writer = conn;
+                    let _ = io::copy(&mut reader, &mut writer);
+                });
+            }
+        });
+        addr
+    }
+
+    fn roundtrip(stream: &mut TcpStream, msg: &[u8]) -> io::Result<Vec<u8>> {
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        stream.write_all(msg)?;
+        let mut buf = vec![0u8; msg.len()];
+        stream.read_exact(&mut buf)?;
+        Ok(buf)
+    }
+
+    #[test]
+    fn fixed_mode_forwards_and_shutdown_cuts_open_connections() {
+        let target = echo_server();
+        let mut fwd = TcpForwarder::start(&target.to_string()).unwrap();
+        let mut conn = TcpStream::connect(fwd.addr()).unwrap();
+        assert_eq!(roundtrip(&mut conn, b"hello").unwrap(), b"hello");
+        assert_eq!(fwd.connections(), 1);
+
+        fwd.shutdown();
+        // The kept-alive connection is gone and no new one is accepted.
+        assert!(roundtrip(&mut conn, b"again").is_err());
+        assert!(TcpStream::connect(fwd.addr()).is_err());
+    }
+
+    #[test]
+    fn connect_mode_tunnels_to_the_requested_target() {
+        let target = echo_server();
+        let fwd = TcpForwarder::connect_proxy().unwrap();
+        let mut conn = TcpStream::connect(fwd.addr()).unwrap();
+        conn.write_all(format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n").as_bytes())
+            .unwrap();
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        let mut status = String::new();
+        reader.read_line(&mut status).unwrap();
+        assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+        let mut blank = String::new();
+        reader.read_line(&mut blank).unwrap();
+        assert_eq!(
+            roundtrip(&mut conn, b"through the tunnel").unwrap(),
+            b"through the tunnel"
+        );
+    }
+
+    #[test]
+    fn connect_mode_rejects_other_methods() {
+        let fwd = TcpForwarder::connect_proxy().unwrap();
+        let mut conn = TcpStream::connect(fwd.addr()).unwrap();
+        conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        BufReader::new(conn).read_line(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+    }
+}

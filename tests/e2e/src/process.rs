@@ -140,6 +140,26 @@ pub fn wait_http_ok(url: &str, timeout: Duration) -> Result<()> {
     }
 }
 
+/// Runs `start` up to three times while it fails because its port was taken in the meantime
+/// ([`free_port`] releases the port before the server binds it, so parallel tests can race).
+pub(crate) fn retry_port_race<T>(mut start: impl FnMut() -> Result<T>) -> Result<T> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match start() {
+            Err(e)
+                if attempt < 3 && {
+                    let msg = format!("{e:#}");
+                    msg.contains("EADDRINUSE") || msg.contains("Address already in use")
+                } =>
+            {
+                continue
+            }
+            other => return other,
+        }
+    }
+}
+
 /// An HTTP client for loopback servers: never goes through an environment proxy.
 pub(crate) fn loopback_client(timeout: Duration) -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
@@ -164,4 +184,65 @@ pub(crate) fn run_ok(what: &str, cmd: &mut Command) -> Result<String> {
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alive(pid: i32) -> bool {
+        nix::sys::signal::kill(Pid::from_raw(pid), None).is_ok()
+    }
+
+    #[test]
+    fn stop_kills_the_whole_process_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("grandchild.pid");
+        // The shell ignores SIGTERM and leaves a background grandchild behind.
+        let script = format!(
+            "trap '' TERM; sleep 300 & echo $! > {}; wait",
+            pidfile.display()
+        );
+        let mut guard = ChildGuard::spawn("sh", Command::new("sh").args(["-c", &script])).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !pidfile.exists() || std::fs::read_to_string(&pidfile).unwrap().trim().is_empty() {
+            assert!(Instant::now() < deadline, "grandchild never started");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let grandchild: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(alive(grandchild));
+        guard.stop();
+        assert!(!guard.is_running());
+        // The grandchild was re-parented, so it may linger as a zombie of init for a moment.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive(grandchild) && !is_zombie(grandchild) {
+            assert!(
+                Instant::now() < deadline,
+                "grandchild {grandchild} survived the guard"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn is_zombie(pid: i32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(true)
+    }
+
+    #[test]
+    fn wait_http_ok_fails_when_nothing_listens() {
+        let url = format!("http://127.0.0.1:{}/", free_port());
+        assert!(wait_http_ok(&url, Duration::from_millis(300)).is_err());
+    }
 }

@@ -7,7 +7,7 @@
 //! says at start, so no registry host is written in code.
 
 use crate::forwarder::TcpForwarder;
-use crate::process::{free_port, loopback_client, run_ok, ChildGuard};
+use crate::process::{free_port, loopback_client, retry_port_race, run_ok, ChildGuard};
 use crate::tools_bin;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -94,6 +94,10 @@ impl Verdaccio {
 
     /// Starts Verdaccio with `options`, waits for `/-/ping`, and signs up the first user.
     pub fn start_with(options: VerdaccioOptions) -> Result<Self> {
+        retry_port_race(|| Self::start_once(options.clone()))
+    }
+
+    fn start_once(options: VerdaccioOptions) -> Result<Self> {
         let bin = tools_bin("verdaccio");
         let uplink = match options.uplink_url {
             Some(u) => u,
