@@ -120,23 +120,7 @@ pub fn validate(u: &Upload, limits: &Limits) -> Result<Validated, AppError> {
     })
 }
 
-/// The module path declared by a go.mod file.
-///
-/// Stopgap until `gomod::modfile` exposes its module-line parser: the `module` directive
-/// (bare or double-quoted path) outside blocks, `//` comments ignored.
+/// The module path declared by a go.mod file (read as leniently as the go command does).
 fn mod_module_path(data: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(data).ok()?;
-    text.lines().find_map(|line| {
-        let line = line.split("//").next().unwrap_or("").trim();
-        let rest = line.strip_prefix("module")?;
-        if !rest.starts_with([' ', '\t']) {
-            return None;
-        }
-        let rest = rest.trim();
-        let path = rest
-            .strip_prefix('"')
-            .and_then(|r| r.strip_suffix('"'))
-            .unwrap_or(rest);
-        Some(path.to_string())
-    })
+    gomod::modfile::module_path(data)
 }

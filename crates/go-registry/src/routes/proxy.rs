@@ -172,56 +172,81 @@ async fn file(
         Err(e) => return Err(AppError::Gone(format!("not found: {e}"))),
     }
 
-    if state.storage.exists(module, version) {
+    if let Some(resp) = open_stored(state, module, version, kind).await? {
         state
             .metrics
             .cache_hits
             .get_or_create(&KindLabels { kind: label })
             .inc();
-    } else {
-        state
-            .metrics
-            .cache_misses
-            .get_or_create(&KindLabels { kind: label })
-            .inc();
-        let Some(_) = state.upstream_for(module) else {
-            return Err(not_found());
-        };
-        fetch_version(state, module, version).await?;
+        return Ok(resp);
     }
-    serve_stored(state, module, version, kind).await
+    state
+        .metrics
+        .cache_misses
+        .get_or_create(&KindLabels { kind: label })
+        .inc();
+    if state.upstream_for(module).is_none() {
+        return Err(not_found());
+    }
+    fetch_version(state, module, version).await?;
+    open_stored(state, module, version, kind)
+        .await?
+        .ok_or_else(not_found)
 }
 
-/// Stream one stored file.
-async fn serve_stored(
+/// Files up to this size are read in one go; larger ones are streamed.
+const SMALL_FILE: u64 = 256 * 1024;
+
+enum Opened {
+    Small(Vec<u8>),
+    Large(std::fs::File, u64),
+}
+
+/// One stored file as a response, or `None` if it is not stored. Opening, sizing and (for
+/// small files) reading happen in a single blocking task: one hop per request.
+async fn open_stored(
     state: &AppState,
     module: &str,
     version: &str,
     kind: FileKind,
-) -> Result<Response, AppError> {
+) -> Result<Option<Response>, AppError> {
     let path = state.storage.file_path(module, version, kind);
-    let file = match tokio::fs::File::open(&path).await {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(AppError::NotFound(format!("not found: {module}@{version}")))
+    let opened = tokio::task::spawn_blocking(move || -> std::io::Result<Option<Opened>> {
+        use std::io::Read;
+        let mut file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let len = file.metadata()?.len();
+        if len <= SMALL_FILE {
+            let mut buf = Vec::with_capacity(len as usize);
+            file.read_to_end(&mut buf)?;
+            Ok(Some(Opened::Small(buf)))
+        } else {
+            Ok(Some(Opened::Large(file, len)))
         }
-        Err(e) => return Err(e.into()),
+    })
+    .await
+    .map_err(AppError::internal)??;
+    let (body, len) = match opened {
+        None => return Ok(None),
+        Some(Opened::Small(buf)) => {
+            let len = buf.len() as u64;
+            (Body::from(buf), len)
+        }
+        Some(Opened::Large(file, len)) => {
+            let file = tokio::fs::File::from_std(file);
+            (
+                Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
+                    file,
+                    SMALL_FILE as usize,
+                )),
+                len,
+            )
+        }
     };
-    let len = file.metadata().await?.len();
     count_bytes(state, kind_label(kind), len);
-    let body = if len <= 256 * 1024 {
-        // Small files: one read, one chunk.
-        let mut buf = Vec::with_capacity(len as usize);
-        use tokio::io::AsyncReadExt;
-        let mut file = file;
-        file.read_to_end(&mut buf).await?;
-        Body::from(buf)
-    } else {
-        Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
-            file,
-            256 * 1024,
-        ))
-    };
     let mut resp = Response::new(body);
     let headers = resp.headers_mut();
     headers.insert(
@@ -229,7 +254,7 @@ async fn serve_stored(
         HeaderValue::from_static(content_type(kind)),
     );
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    Ok(resp)
+    Ok(Some(resp))
 }
 
 fn bytes_response(
@@ -439,7 +464,9 @@ async fn latest(state: &AppState, module: &str) -> Result<Response, AppError> {
                 );
             }
             // The stored .info of that version is the answer (counted as `info` bytes).
-            serve_stored(state, module, &v, FileKind::Info).await
+            open_stored(state, module, &v, FileKind::Info)
+                .await?
+                .ok_or_else(|| AppError::NotFound(format!("not found: module {module}")))
         }
         None => match upstream_failure {
             Some(e) => Err(upstream_error(e, module, "latest")),

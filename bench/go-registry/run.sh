@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): GOPROXY read throughput and latency of go-registry vs. Athens
+# serving the same disk storage, on loopback, in the same run.
+#
+# For each endpoint (list, .info, .mod, .zip of a 1 MB and a 20 MB module) runs `wrk`
+# (DURATION seconds, CONNECTIONS connections, THREADS threads) against each server and
+# reports requests/s, p50 and p99 latency, then each server's peak RSS (VmHWM). Release
+# build of go-registry. Athens comes from scripts/tools/install-athens.sh; when it is not
+# installed, only go-registry is measured and the ratios are reported as n/a.
+#
+# Output: a markdown table on stdout (paste into docs/go-registry.md), logs on stderr.
+# Env: DURATION (default 10), CONNECTIONS (default 16), THREADS (default 1),
+#      PKGRUN_TOOLS_DIR, CARGO_TARGET_DIR (default <repo>/target/bench).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo_root="$(cd "$here/../.." && pwd)"
+# shellcheck source=../../scripts/lib/logging.sh
+. "$repo_root/scripts/lib/logging.sh"
+export LOG_PREFIX="packages:go-registry-bench"
+
+DURATION="${DURATION:-10}"
+CONNECTIONS="${CONNECTIONS:-16}"
+THREADS="${THREADS:-1}"
+tools="${PKGRUN_TOOLS_DIR:-$repo_root/.tools}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo_root/target/bench}"
+
+command -v wrk >/dev/null || { log_fail "wrk is required (apt-get install -y wrk)"; exit 2; }
+command -v python3 >/dev/null || { log_fail "python3 is required"; exit 2; }
+
+run_step "cargo build --release -p go-registry" -- cargo build --release -q -p go-registry
+bin="$CARGO_TARGET_DIR/release/go-registry"
+
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_http() {
+  for _ in $(seq 1 300); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  log_fail "$1 did not answer"; return 1
+}
+
+root="$work/storage/modules"
+mkdir -p "$root"
+token="bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+port="$(free_port)"
+GO_REGISTRY_TOKEN="$token" "$bin" --listen "127.0.0.1:$port" --storage "$root" --upstream off \
+  --log warn 2>"$work/registry.log" &
+reg_pid=$!
+pids+=("$reg_pid")
+reg="http://127.0.0.1:$port"
+wait_http "$reg/healthz"
+
+small="bench.test.example/small"
+large="bench.test.example/large"
+version="v1.0.0"
+for spec in "$small:1048576" "$large:20971520"; do
+  mod="${spec%%:*}"; size="${spec##*:}"
+  python3 "$here/make_module.py" "$mod" "$version" "$size" "$work/mk/$mod"
+  code=$(curl -sS -o "$work/upload.out" -w '%{http_code}' -H "Authorization: Bearer $token" \
+    -F "module=$mod" -F "version=$version" -F "info=@$work/mk/$mod/info.json" \
+    -F "mod=@$work/mk/$mod/go.mod" -F "zip=@$work/mk/$mod/source.zip" "$reg/upload")
+  [[ "$code" == 201 ]] || { log_fail "upload of $mod failed ($code): $(cat "$work/upload.out")"; exit 1; }
+  log_info "uploaded $mod@$version ($(stat -c %s "$work/mk/$mod/source.zip") bytes)"
+done
+
+athens=""
+athens_pid=""
+if [[ -x "$tools/bin/athens" ]]; then
+  aport="$(free_port)"
+  ATHENS_STORAGE_TYPE=disk ATHENS_DISK_STORAGE_ROOT="$root" ATHENS_PORT="127.0.0.1:$aport" \
+  ATHENS_NETWORK_MODE=offline ATHENS_DOWNLOAD_MODE=none ATHENS_GO_BINARY_ENV_VARS="GOPROXY=off" \
+  ATHENS_LOG_LEVEL=error GO_ENV=production "$tools/bin/athens" >"$work/athens.log" 2>&1 &
+  athens_pid=$!
+  pids+=("$athens_pid")
+  athens="http://127.0.0.1:$aport"
+  wait_http "$athens/healthz"
+  log_info "athens running at $athens"
+else
+  log_warn "athens not installed ($tools/bin/athens): measuring go-registry only"
+fi
+
+# to_ms <wrk latency like 1.23ms / 850.00us / 1.02s>
+to_ms() {
+  python3 -c 'import sys,re
+v=sys.argv[1]; m=re.match(r"([0-9.]+)(us|ms|s|m)$", v)
+n,u=float(m.group(1)),m.group(2)
+print("%.2f" % (n/1000 if u=="us" else n if u=="ms" else n*1000 if u=="s" else n*60000))' "$1"
+}
+
+# bench <url> -> "rps p50ms p99ms"
+bench() {
+  local out
+  out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$1")"
+  local rps p50 p99 errs
+  rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
+  p50="$(awk '$1=="50%" {print $2}' <<<"$out")"
+  p99="$(awk '$1=="99%" {print $2}' <<<"$out")"
+  errs="$(grep -E 'Non-2xx|Socket errors' <<<"$out" || true)"
+  [[ -z "$errs" ]] || log_warn "$1: $errs"
+  echo "$rps $(to_ms "$p50") $(to_ms "$p99")"
+}
+
+declare -A paths=(
+  [list]="/$small/@v/list"
+  [info]="/$small/@v/$version.info"
+  [mod]="/$small/@v/$version.mod"
+  [zip-1MB]="/$small/@v/$version.zip"
+  [zip-20MB]="/$large/@v/$version.zip"
+)
+order=(list info mod zip-1MB zip-20MB)
+
+echo "| endpoint | go-registry req/s | p50 ms | p99 ms | Athens req/s | p50 ms | p99 ms | throughput ratio | p99 ratio |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+for name in "${order[@]}"; do
+  path="${paths[$name]}"
+  log_step "wrk $name"
+  read -r r_rps r_p50 r_p99 < <(bench "$reg$path")
+  if [[ -n "$athens" ]]; then
+    read -r a_rps a_p50 a_p99 < <(bench "$athens$path")
+    ratio="$(python3 -c "print('%.2fx' % ($r_rps/$a_rps))")"
+    p99r="$(python3 -c "print('%.2f' % ($r_p99/$a_p99))")"
+  else
+    a_rps="n/a"; a_p50="n/a"; a_p99="n/a"; ratio="n/a"; p99r="n/a"
+  fi
+  log_ok "wrk $name"
+  echo "| $name | $r_rps | $r_p50 | $r_p99 | $a_rps | $a_p50 | $a_p99 | $ratio | $p99r |"
+done
+
+rss() { awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' "/proc/$1/status"; }
+echo
+echo "Peak RSS (VmHWM): go-registry $(rss "$reg_pid")$( [[ -n "$athens_pid" ]] && echo ", Athens $(rss "$athens_pid")" )."
+echo "wrk: ${THREADS} thread(s), ${CONNECTIONS} connections, ${DURATION}s per endpoint and server; $(nproc) CPUs shared by client and servers."
