@@ -112,13 +112,19 @@ fn versions_into(
             .get(&var)
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty());
+        // Python and TypeScript overrides are valid or not regardless of the package, so
+        // one problem per variable is enough; Go's depend on each module's major suffix.
+        let mut override_reported = false;
         for pkg in section.publish_order() {
             let planned = match (&over, &sha) {
                 (Some(v), _) => {
                     match version::validate_override(&pkg.name, pkg.version_base(), v) {
                         Ok(version) => Some((version, VersionSource::Override)),
                         Err(e) => {
-                            problems.push(&var, e.to_string(), hint_for_override(lang));
+                            if lang == Lang::Go || !override_reported {
+                                problems.push(&var, e.to_string(), hint_for_override(lang));
+                                override_reported = true;
+                            }
                             None
                         }
                     }
@@ -264,6 +270,29 @@ mod tests {
                 "ACME_GO_SDK_VERSION",
                 "ACME_TS_SDK_VERSION"
             ]
+        );
+    }
+
+    #[test]
+    fn one_problem_per_invalid_ts_override() {
+        let d = tempfile::tempdir().unwrap();
+        for name in ["a", "b"] {
+            std::fs::create_dir_all(d.path().join(name)).unwrap();
+            std::fs::write(
+                d.path().join(name).join("package.json"),
+                format!(r#"{{"name":"{name}","version":"1.0.0"}}"#),
+            )
+            .unwrap();
+        }
+        std::fs::write(d.path().join("pkgrun.toml"), "env_prefix = \"A\"\n[[ts.packages]]\nname = \"a\"\npath = \"a\"\n[[ts.packages]]\nname = \"b\"\npath = \"b\"\n").unwrap();
+        let c = Config::load(&d.path().join("pkgrun.toml")).unwrap();
+        let e = env(&[
+            ("SOURCE_GIT_SHA", "0123456789ab"),
+            ("A_TS_SDK_VERSION", "x"),
+        ]);
+        assert_eq!(
+            versions(&c, &[Lang::Ts], &e, at()).unwrap_err().variables(),
+            ["A_TS_SDK_VERSION"]
         );
     }
 

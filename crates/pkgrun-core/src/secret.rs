@@ -89,14 +89,6 @@ impl RedactedUrl {
     pub fn expose(&self) -> &Url {
         &self.0
     }
-
-    /// The URL as written, with a trailing `/` removed from the path, for joining.
-    pub fn base_without_slash(&self) -> String {
-        self.without_credentials()
-            .as_str()
-            .trim_end_matches('/')
-            .to_string()
-    }
 }
 
 impl fmt::Display for RedactedUrl {
@@ -141,7 +133,6 @@ mod tests {
             u.without_credentials().as_str(),
             "http://127.0.0.1:3141/root/x/"
         );
-        assert_eq!(u.base_without_slash(), "http://127.0.0.1:3141/root/x");
         assert_eq!(u.expose().password(), Some("hunter2"));
     }
 

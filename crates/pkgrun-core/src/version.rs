@@ -296,7 +296,7 @@ pub fn validate_override(
             Lang::Ts,
             semver::Version::parse(version)
                 .map(|_| version.to_string())
-                .map_err(|e| format!("not a SemVer version ({e}); example: 1.4.0")),
+                .map_err(|e| format!("not a SemVer version ({e})")),
         ),
     };
     result.map_err(|problem| VersionError::BadOverride {
