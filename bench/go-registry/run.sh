@@ -5,8 +5,12 @@
 # For each endpoint (list, .info, .mod, .zip of a 1 MB and a 20 MB module) runs `wrk`
 # (DURATION seconds, CONNECTIONS connections, THREADS threads) against each server and
 # reports requests/s, p50 and p99 latency, then each server's peak RSS (VmHWM). Release
-# build of go-registry. Athens comes from scripts/tools/install-athens.sh; when it is not
-# installed, only go-registry is measured and the ratios are reported as n/a.
+# build of go-registry. Servers, all on the same storage root:
+#   * go-registry (standalone mode, upstream off);
+#   * Athens from scripts/tools/install-athens.sh (disk storage, offline), when installed;
+#   * go-baseline (gobaseline/, NOT Athens): a bare Go net/http server reading the same
+#     layout the way Athens' disk storage does, as a reference point when Athens is missing.
+# Ratios are go-registry's req/s and p99 divided by each other server's.
 #
 # Output: a markdown table on stdout (paste into docs/go-registry.md), logs on stderr.
 # Env: DURATION (default 10), CONNECTIONS (default 16), THREADS (default 1),
@@ -89,6 +93,15 @@ else
   log_warn "athens not installed ($tools/bin/athens): measuring go-registry only"
 fi
 
+# go-baseline: stdlib only, built from bench/go-registry/gobaseline.
+(cd "$here/gobaseline" && GOWORK=off GOFLAGS=-mod=mod go build -o "$work/gobaseline" .)
+bport="$(free_port)"
+"$work/gobaseline" -root "$root" -listen "127.0.0.1:$bport" 2>"$work/gobaseline.log" &
+base_pid=$!
+pids+=("$base_pid")
+base="http://127.0.0.1:$bport"
+wait_http "$base/healthz"
+
 # to_ms <wrk latency like 1.23ms / 850.00us / 1.02s>
 to_ms() {
   python3 -c 'import sys,re
@@ -119,24 +132,28 @@ declare -A paths=(
 )
 order=(list info mod zip-1MB zip-20MB)
 
-echo "| endpoint | go-registry req/s | p50 ms | p99 ms | Athens req/s | p50 ms | p99 ms | throughput ratio | p99 ratio |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| endpoint | server | req/s | p50 ms | p99 ms | go-registry req/s ÷ this | go-registry p99 ÷ this |"
+echo "|---|---|---:|---:|---:|---:|---:|"
+servers=("go-registry=$reg")
+[[ -n "$athens" ]] && servers+=("Athens=$athens")
+servers+=("go-baseline (not Athens)=$base")
 for name in "${order[@]}"; do
   path="${paths[$name]}"
   log_step "wrk $name"
-  read -r r_rps r_p50 r_p99 < <(bench "$reg$path")
-  if [[ -n "$athens" ]]; then
-    read -r a_rps a_p50 a_p99 < <(bench "$athens$path")
-    ratio="$(python3 -c "print('%.2fx' % ($r_rps/$a_rps))")"
-    p99r="$(python3 -c "print('%.2f' % ($r_p99/$a_p99))")"
-  else
-    a_rps="n/a"; a_p50="n/a"; a_p99="n/a"; ratio="n/a"; p99r="n/a"
-  fi
+  r_rps=""; r_p99=""
+  for entry in "${servers[@]}"; do
+    label="${entry%%=*}"; url="${entry#*=}"
+    read -r rps p50 p99 < <(bench "$url$path")
+    if [[ -z "$r_rps" ]]; then r_rps="$rps"; r_p99="$p99"; fi
+    ratio="$(python3 -c "print('%.2fx' % ($r_rps/$rps))")"
+    p99r="$(python3 -c "print('%.2f' % ($r_p99/$p99))")"
+    echo "| $name | $label | $rps | $p50 | $p99 | $ratio | $p99r |"
+  done
   log_ok "wrk $name"
-  echo "| $name | $r_rps | $r_p50 | $r_p99 | $a_rps | $a_p50 | $a_p99 | $ratio | $p99r |"
 done
+[[ -n "$athens" ]] || echo "| (all) | Athens | not run: not installed (see install-athens.sh) | | | | |"
 
 rss() { awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' "/proc/$1/status"; }
 echo
-echo "Peak RSS (VmHWM): go-registry $(rss "$reg_pid")$( [[ -n "$athens_pid" ]] && echo ", Athens $(rss "$athens_pid")" )."
+echo "Peak RSS (VmHWM): go-registry $(rss "$reg_pid")$( [[ -n "$athens_pid" ]] && echo ", Athens $(rss "$athens_pid")" ), go-baseline $(rss "$base_pid")."
 echo "wrk: ${THREADS} thread(s), ${CONNECTIONS} connections, ${DURATION}s per endpoint and server; $(nproc) CPUs shared by client and servers."

@@ -197,6 +197,9 @@ async fn file(
 /// Files up to this size are read in one go; larger ones are streamed.
 const SMALL_FILE: u64 = 256 * 1024;
 
+/// Read size when streaming large files: fewer blocking-pool hops per response.
+const STREAM_CHUNK: usize = 256 * 1024;
+
 enum Opened {
     Small(Vec<u8>),
     Large(std::fs::File, u64),
@@ -240,7 +243,7 @@ async fn open_stored(
             (
                 Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
                     file,
-                    SMALL_FILE as usize,
+                    STREAM_CHUNK,
                 )),
                 len,
             )

@@ -1,0 +1,3 @@
+module pkgrun.bench/gobaseline
+
+go 1.21
