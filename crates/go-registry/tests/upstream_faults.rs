@@ -4,6 +4,7 @@
 //!   and `@v/list` falls back to the stored versions;
 //! * an upstream "not found" (404) is a 404, and a 410 is passed on as 410;
 //! * modules matching `--private` are never sent to the upstream.
+//!
 //! And the startup checks: upload-only mode without a token exits 2.
 
 mod common;

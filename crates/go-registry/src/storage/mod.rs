@@ -84,6 +84,7 @@ impl Storage {
         if !same_device(&root, &staging).map_err(storage_err)? {
             return Err(ConfigError::CrossDevice { staging, root });
         }
+        remove_stale_staging(&staging);
         Ok(Storage { root, staging })
     }
 
@@ -216,6 +217,24 @@ impl Storage {
             std::fs::remove_file(&probe)?;
         }
         Ok(())
+    }
+}
+
+/// Remove staging directories left by a crashed process. Only old ones: another instance
+/// sharing the volume may be staging right now.
+fn remove_stale_staging(staging: &Path) {
+    let Ok(entries) = std::fs::read_dir(staging) else {
+        return;
+    };
+    let cutoff = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t < cutoff);
+        if old && entry.file_name().to_string_lossy().starts_with("v-") {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
