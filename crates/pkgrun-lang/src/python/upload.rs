@@ -1,0 +1,268 @@
+//! The legacy upload API (`POST` multipart, `:action=file_upload`) and re-upload
+//! semantics.
+//!
+//! Before uploading, the project page of the consumers' index is read: a file of this
+//! build that is already listed with the same sha256 is not sent again, one listed with
+//! another sha256 is a conflict naming both digests (versions are immutable). Only the
+//! missing files are uploaded, so a run that died between the wheel and the sdist
+//! completes on the next run. devpi's own answers agree (checked against
+//! devpi-server 6.20 on a non-volatile index): an identical file is `200 Upload of
+//! identical file to non volatile index.`, a different one `409 … already exists in
+//! non-volatile index`, and a wrong password `401`.
+//!
+//! Credentials go in the `Authorization` header (Basic), never in a URL that is printed.
+
+use pkgrun_core::state::PublishOutcome;
+use reqwest::blocking::multipart::{Form, Part};
+use reqwest::StatusCode;
+
+use super::index::{self, IndexFile, JSON_MEDIA_TYPE};
+use super::{BuiltFile, PyEnv, PythonBuild};
+use crate::adapter::{BuildJob, Context};
+use crate::failure::Failure;
+
+/// The files of `name` listed on the consumers' index (PEP 691 JSON, or HTML when the
+/// server ignores the `Accept` header); `None` when the project does not exist there.
+pub(crate) fn fetch_json_page(
+    ctx: &Context,
+    env: &PyEnv,
+    name: &str,
+) -> Result<Option<Vec<IndexFile>>, Failure> {
+    let url = index::project_page_url(env.index.expose(), name);
+    let reply = ctx.http.send(url.as_str(), |c| {
+        c.get(url.clone()).header(reqwest::header::ACCEPT, JSON_MEDIA_TYPE)
+    })?;
+    if reply.status == StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    let shown = env.index.without_credentials();
+    if !reply.is_success() {
+        return Err(Failure::publish(format!(
+            "the index {shown} answered HTTP {} for the project page of {name}",
+            reply.status
+        ))
+        .with_detail(reply.text_excerpt()));
+    }
+    let is_json = reply
+        .content_type
+        .as_deref()
+        .is_some_and(|t| t.contains("json"));
+    let page_url = index::project_page_url(&shown, name);
+    if is_json {
+        index::parse_json_page(&page_url, &reply.body)
+            .map(Some)
+            .map_err(|e| Failure::publish(format!("the index {shown} served a bad page for {name}")).with_detail(e))
+    } else {
+        Ok(Some(index::parse_html_page(
+            &page_url,
+            &String::from_utf8_lossy(&reply.body),
+        )))
+    }
+}
+
+/// A file of this build that the index already has with other bytes.
+struct Conflict<'a> {
+    file: &'a BuiltFile,
+    theirs: String,
+}
+
+fn conflict_failure(job: &BuildJob, conflicts: &[Conflict]) -> Failure {
+    let detail: Vec<String> = conflicts
+        .iter()
+        .map(|c| {
+            format!(
+                "{}: registry has sha256 {}, this build has sha256 {}",
+                c.file.filename, c.theirs, c.file.sha256
+            )
+        })
+        .collect();
+    Failure::publish(format!(
+        "{} {} already exists in the registry with different bytes",
+        job.package.name, job.version
+    ))
+    .with_detail(detail.join("; "))
+    .with_hint("published versions are immutable: unset the version override to publish a new snapshot, or publish the exact sources that produced the existing files")
+}
+
+/// Uploads the files of `build` that the index does not have yet.
+pub(crate) fn upload(
+    ctx: &Context,
+    env: &PyEnv,
+    job: &BuildJob,
+    build: &PythonBuild,
+) -> Result<PublishOutcome, Failure> {
+    let existing = fetch_json_page(ctx, env, &job.package.name)?.unwrap_or_default();
+    let mut conflicts = Vec::new();
+    let mut missing = Vec::new();
+    for file in &build.files {
+        match existing.iter().find(|e| e.filename == file.filename) {
+            Some(IndexFile {
+                sha256: Some(theirs),
+                ..
+            }) if *theirs != file.sha256 => conflicts.push(Conflict {
+                file,
+                theirs: theirs.clone(),
+            }),
+            Some(_) => ctx.log.info(&format!(
+                "{} is already in the registry with the same sha256 {}",
+                file.filename, file.sha256
+            )),
+            None => missing.push(file),
+        }
+    }
+    if !conflicts.is_empty() {
+        return Err(conflict_failure(job, &conflicts));
+    }
+    let mut uploaded = false;
+    for file in missing {
+        match upload_file(ctx, env, build, file)? {
+            FileOutcome::Uploaded => uploaded = true,
+            FileOutcome::Identical => ctx.log.info(&format!(
+                "the registry already had {} with identical bytes",
+                file.filename
+            )),
+            FileOutcome::Exists => {
+                // Refused as a duplicate but not listed before: look again for the digest.
+                let theirs = fetch_json_page(ctx, env, &job.package.name)?
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find(|e| e.filename == file.filename)
+                    .and_then(|e| e.sha256)
+                    .unwrap_or_else(|| "unknown (not listed on the index page)".to_string());
+                if theirs == file.sha256 {
+                    continue;
+                }
+                return Err(conflict_failure(job, &[Conflict { file, theirs }]));
+            }
+        }
+    }
+    Ok(if uploaded {
+        PublishOutcome::Uploaded
+    } else {
+        PublishOutcome::AlreadyPresent
+    })
+}
+
+enum FileOutcome {
+    Uploaded,
+    Identical,
+    Exists,
+}
+
+/// The multipart form of one file (rebuilt for every attempt).
+fn form(build: &PythonBuild, file: &BuiltFile) -> Form {
+    let (filetype, pyversion) = match file.kind {
+        pkgrun_core::state::ArtifactKind::Wheel => (
+            "bdist_wheel",
+            // name-version(-build)?-python-abi-platform.whl: the python tag.
+            file.filename
+                .trim_end_matches(".whl")
+                .rsplitn(4, '-')
+                .nth(2)
+                .unwrap_or("py3")
+                .to_string(),
+        ),
+        _ => ("sdist", "source".to_string()),
+    };
+    let mut form = Form::new()
+        .text(":action", "file_upload")
+        .text("protocol_version", "1")
+        .text("filetype", filetype)
+        .text("pyversion", pyversion)
+        .text("sha256_digest", file.sha256.clone());
+    for (key, value) in build.metadata.form_fields() {
+        form = form.text(key, value);
+    }
+    form.part(
+        "content",
+        Part::bytes(file.bytes.clone())
+            .file_name(file.filename.clone())
+            .mime_str("application/octet-stream")
+            .expect("a valid mime type"),
+    )
+}
+
+fn upload_file(
+    ctx: &Context,
+    env: &PyEnv,
+    build: &PythonBuild,
+    file: &BuiltFile,
+) -> Result<FileOutcome, Failure> {
+    let url = env.repository.without_credentials();
+    let step = ctx.log.step(format!("upload {}", file.filename));
+    let result = ctx.http.send(url.as_str(), |c| {
+        c.post(url.clone())
+            .basic_auth(env.username, Some(env.password.expose()))
+            .multipart(form(build, file))
+    });
+    let reply = match result {
+        Ok(reply) => reply,
+        Err(failure) => {
+            step.fail(&failure.to_string());
+            return Err(failure);
+        }
+    };
+    let excerpt = || title_or_excerpt(&reply.body);
+    let outcome = match reply.status {
+        s if s.is_success() => {
+            if excerpt().to_ascii_lowercase().contains("identical") {
+                Ok(FileOutcome::Identical)
+            } else {
+                Ok(FileOutcome::Uploaded)
+            }
+        }
+        StatusCode::CONFLICT => Ok(FileOutcome::Exists),
+        StatusCode::BAD_REQUEST if excerpt().contains("exist") => Ok(FileOutcome::Exists),
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(Failure::publish(format!(
+            "the registry at {url} refused the upload of {} (HTTP {})",
+            file.filename, reply.status
+        ))
+        .with_detail(excerpt())
+        .with_hint(format!(
+            "check {prefix}_PYPI_USERNAME and {prefix}_PYPI_PASSWORD, and that the user may upload to this index",
+            prefix = ctx.config.env_prefix()
+        ))),
+        status => Err(Failure::publish(format!(
+            "the registry at {url} refused the upload of {} (HTTP {status})",
+            file.filename
+        ))
+        .with_detail(excerpt())),
+    };
+    match &outcome {
+        Ok(_) => {
+            step.ok();
+        }
+        Err(f) => {
+            step.fail(&f.to_string());
+        }
+    }
+    outcome
+}
+
+/// The `<title>` of an HTML answer (devpi puts the reason there), else the text cut short.
+fn title_or_excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    if let (Some(start), Some(end)) = (text.find("<title>"), text.find("</title>")) {
+        if start + 7 <= end {
+            return text[start + 7..end].trim().to_string();
+        }
+    }
+    let text = text.trim();
+    let cut = text.char_indices().nth(300).map(|(i, _)| i).unwrap_or(text.len());
+    text[..cut].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::title_or_excerpt;
+
+    #[test]
+    fn devpi_reasons_come_from_the_title() {
+        let body = b"<html>\n <head>\n  <title>409 a-1.0.whl already exists in non-volatile index</title>\n </head>\n<body>...</body></html>";
+        assert_eq!(
+            title_or_excerpt(body),
+            "409 a-1.0.whl already exists in non-volatile index"
+        );
+        assert_eq!(title_or_excerpt(b"  plain reason \n"), "plain reason");
+    }
+}
