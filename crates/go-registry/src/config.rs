@@ -78,6 +78,11 @@ pub struct Args {
     #[arg(long, env = "GO_REGISTRY_MAX_ZIP_BYTES", default_value_t = 500 << 20)]
     pub max_zip_bytes: u64,
 
+    /// Memory for caching stored files (immutable, so safe to keep); 0 disables. Files
+    /// over an eighth of this (at most 8 MiB) are always streamed from disk.
+    #[arg(long, env = "GO_REGISTRY_MEMORY_CACHE_BYTES", default_value_t = 128 << 20)]
+    pub memory_cache_bytes: u64,
+
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `debug`.
     #[arg(long, env = "GO_REGISTRY_LOG", default_value = "info")]
     pub log: String,
@@ -178,6 +183,8 @@ pub struct Config {
     pub private: Vec<String>,
     /// Upload size limits.
     pub limits: Limits,
+    /// Bytes of stored files kept in memory (0 = off).
+    pub memory_cache_bytes: u64,
 }
 
 /// Size limits on the parts of an upload.
@@ -215,6 +222,7 @@ impl Config {
             list_pseudo_versions: false,
             private: Vec::new(),
             limits: Limits::default(),
+            memory_cache_bytes: 0,
         }
     }
 
@@ -279,6 +287,7 @@ impl Config {
                 zip: args.max_zip_bytes,
                 ..Limits::default()
             },
+            memory_cache_bytes: args.memory_cache_bytes,
         })
     }
 }

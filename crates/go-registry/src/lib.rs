@@ -43,6 +43,8 @@ pub struct Inner {
     pub upstream: Option<upstream::Upstream>,
     /// Metrics registry.
     pub metrics: metrics::Metrics,
+    /// In-memory copies of stored files.
+    pub file_cache: storage::cache::FileCache,
     /// One lock per `module@version` being fetched from upstream, so concurrent misses
     /// fetch once.
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -76,11 +78,13 @@ impl AppState {
             }
             _ => None,
         };
+        let file_cache = storage::cache::FileCache::new(config.memory_cache_bytes);
         Ok(AppState(Arc::new(Inner {
             config,
             storage,
             upstream,
             metrics: metrics::Metrics::new(),
+            file_cache,
             inflight: Mutex::new(HashMap::new()),
         })))
     }

@@ -197,16 +197,17 @@ async fn file(
 /// Files up to this size are read in one go; larger ones are streamed.
 const SMALL_FILE: u64 = 256 * 1024;
 
-/// Read size when streaming large files: fewer blocking-pool hops per response.
+/// Read size when streaming large files.
 const STREAM_CHUNK: usize = 256 * 1024;
 
 enum Opened {
-    Small(Vec<u8>),
+    Whole(Bytes),
     Large(std::fs::File, u64),
 }
 
-/// One stored file as a response, or `None` if it is not stored. Opening, sizing and (for
-/// small files) reading happen in a single blocking task: one hop per request.
+/// One stored file as a response, or `None` if it is not stored. Served from the memory
+/// cache when there; otherwise opening, sizing and (for small files) reading happen in a
+/// single blocking task: one hop per request.
 async fn open_stored(
     state: &AppState,
     module: &str,
@@ -214,29 +215,38 @@ async fn open_stored(
     kind: FileKind,
 ) -> Result<Option<Response>, AppError> {
     let path = state.storage.file_path(module, version, kind);
-    let opened = tokio::task::spawn_blocking(move || -> std::io::Result<Option<Opened>> {
-        use std::io::Read;
-        let mut file = match std::fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let len = file.metadata()?.len();
-        if len <= SMALL_FILE {
-            let mut buf = Vec::with_capacity(len as usize);
-            file.read_to_end(&mut buf)?;
-            Ok(Some(Opened::Small(buf)))
-        } else {
-            Ok(Some(Opened::Large(file, len)))
+    let opened = match state.file_cache.get(&path) {
+        Some(bytes) => Some(Opened::Whole(bytes)),
+        None => {
+            let whole_limit = state.file_cache.max_file().max(SMALL_FILE);
+            let st = state.clone();
+            tokio::task::spawn_blocking(move || -> std::io::Result<Option<Opened>> {
+                use std::io::Read;
+                let mut file = match std::fs::File::open(&path) {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) => return Err(e),
+                };
+                let len = file.metadata()?.len();
+                if len <= whole_limit {
+                    let mut buf = Vec::with_capacity(len as usize);
+                    file.read_to_end(&mut buf)?;
+                    let bytes = Bytes::from(buf);
+                    st.file_cache.insert(path, bytes.clone());
+                    Ok(Some(Opened::Whole(bytes)))
+                } else {
+                    Ok(Some(Opened::Large(file, len)))
+                }
+            })
+            .await
+            .map_err(AppError::internal)??
         }
-    })
-    .await
-    .map_err(AppError::internal)??;
+    };
     let (body, len) = match opened {
         None => return Ok(None),
-        Some(Opened::Small(buf)) => {
-            let len = buf.len() as u64;
-            (Body::from(buf), len)
+        Some(Opened::Whole(bytes)) => {
+            let len = bytes.len() as u64;
+            (Body::from(bytes), len)
         }
         Some(Opened::Large(file, len)) => {
             let file = tokio::fs::File::from_std(file);

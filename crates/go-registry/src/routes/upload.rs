@@ -77,6 +77,7 @@ async fn upload_inner(
     let limits = state.config.limits;
     let mut up = Upload::default();
     let mut seen = [false; 5];
+    let mut too_large: Option<AppError> = None;
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or("").to_string();
         let (idx, limit) = match name.as_str() {
@@ -99,12 +100,23 @@ async fn upload_inner(
         seen[idx] = true;
         let mut buf = Vec::new();
         while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+            if too_large.is_some() {
+                continue;
+            }
             if (buf.len() + chunk.len()) as u64 > limit {
-                return Err(AppError::PayloadTooLarge(format!(
+                // Keep reading (and discarding) the body: answering before the client has
+                // sent it all would reset the connection and the client might never see
+                // the 413. The overall body limit bounds how much is read.
+                too_large = Some(AppError::PayloadTooLarge(format!(
                     "form field {name:?} is larger than {limit} bytes"
                 )));
+                buf = Vec::new();
+                continue;
             }
             buf.extend_from_slice(&chunk);
+        }
+        if too_large.is_some() {
+            continue;
         }
         match idx {
             0 | 1 => {
@@ -122,6 +134,9 @@ async fn upload_inner(
             3 => up.mod_file = buf,
             _ => up.zip = buf,
         }
+    }
+    if let Some(e) = too_large {
+        return Err(e);
     }
     let missing: Vec<&str> = ["module", "version", "info", "mod", "zip"]
         .iter()

@@ -19,6 +19,7 @@
 //! Callers must validate module paths and versions first (`gomod`): this module joins them
 //! onto the root as given.
 
+pub mod cache;
 mod staging;
 
 use std::io::{self, Read};

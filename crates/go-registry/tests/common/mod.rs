@@ -133,17 +133,18 @@ impl Registry {
             std::thread::spawn(move || {
                 let mut tx = Some(tx);
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    if let Some(i) = line.find("listening on http://") {
-                        if let Some(tx) = tx.take() {
-                            let url = line[i + "listening on ".len()..]
-                                .split_whitespace()
-                                .next()
-                                .unwrap_or("")
-                                .to_string();
-                            let _ = tx.send(url);
-                        }
-                    }
+                    let url = line.find("listening on http://").map(|i| {
+                        line[i + "listening on ".len()..]
+                            .split_whitespace()
+                            .next()
+                            .unwrap_or("")
+                            .to_string()
+                    });
+                    // Record the line before announcing the URL, so logs() has it.
                     logs.lock().unwrap().push(line);
+                    if let (Some(url), Some(tx)) = (url, tx.take()) {
+                        let _ = tx.send(url);
+                    }
                 }
             });
         }
