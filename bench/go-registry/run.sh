@@ -13,7 +13,9 @@
 # Ratios are go-registry's req/s and p99 divided by each other server's.
 #
 # Output: a markdown table on stdout (paste into docs/go-registry.md), logs on stderr.
-# Env: DURATION (default 10), CONNECTIONS (default 16), THREADS (default 1),
+# The machine is shared (other builds may run), so each endpoint is measured in ROUNDS
+# rounds that alternate the servers, and the median of each figure is reported.
+# Env: DURATION (default 10), CONNECTIONS (default 16), THREADS (default 1), ROUNDS (default 3),
 #      PKGRUN_TOOLS_DIR, CARGO_TARGET_DIR (default <repo>/target/bench).
 set -euo pipefail
 
@@ -26,6 +28,7 @@ export LOG_PREFIX="packages:go-registry-bench"
 DURATION="${DURATION:-10}"
 CONNECTIONS="${CONNECTIONS:-16}"
 THREADS="${THREADS:-1}"
+ROUNDS="${ROUNDS:-3}"
 tools="${PKGRUN_TOOLS_DIR:-$repo_root/.tools}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo_root/target/bench}"
 
@@ -113,7 +116,7 @@ print("%.2f" % (n/1000 if u=="us" else n if u=="ms" else n*1000 if u=="s" else n
 # bench <url> -> "rps p50ms p99ms"
 bench() {
   local out
-  out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$1")"
+  out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 30s --latency "$1")"
   local rps p50 p99 errs
   rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
   p50="$(awk '$1=="50%" {print $2}' <<<"$out")"
@@ -137,23 +140,34 @@ echo "|---|---|---:|---:|---:|---:|---:|"
 servers=("go-registry=$reg")
 [[ -n "$athens" ]] && servers+=("Athens=$athens")
 servers+=("go-baseline (not Athens)=$base")
+median() { python3 -c 'import statistics,sys; print("%.2f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 for name in "${order[@]}"; do
   path="${paths[$name]}"
-  log_step "wrk $name"
+  log_step "wrk $name ($ROUNDS rounds)"
+  declare -A all_rps=() all_p50=() all_p99=()
+  for _ in $(seq 1 "$ROUNDS"); do
+    for entry in "${servers[@]}"; do
+      label="${entry%%=*}"; url="${entry#*=}"
+      read -r rps p50 p99 < <(bench "$url$path")
+      all_rps[$label]+="$rps "; all_p50[$label]+="$p50 "; all_p99[$label]+="$p99 "
+    done
+  done
   r_rps=""; r_p99=""
   for entry in "${servers[@]}"; do
-    label="${entry%%=*}"; url="${entry#*=}"
-    read -r rps p50 p99 < <(bench "$url$path")
+    label="${entry%%=*}"
+    # shellcheck disable=SC2086
+    rps="$(median ${all_rps[$label]})"; p50="$(median ${all_p50[$label]})"; p99="$(median ${all_p99[$label]})"
     if [[ -z "$r_rps" ]]; then r_rps="$rps"; r_p99="$p99"; fi
     ratio="$(python3 -c "print('%.2fx' % ($r_rps/$rps))")"
     p99r="$(python3 -c "print('%.2f' % ($r_p99/$p99))")"
     echo "| $name | $label | $rps | $p50 | $p99 | $ratio | $p99r |"
   done
-  log_ok "wrk $name"
+  unset all_rps all_p50 all_p99
+  log_ok "wrk $name ($ROUNDS rounds)"
 done
 [[ -n "$athens" ]] || echo "| (all) | Athens | not run: not installed (see install-athens.sh) | | | | |"
 
 rss() { awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' "/proc/$1/status"; }
 echo
 echo "Peak RSS (VmHWM): go-registry $(rss "$reg_pid")$( [[ -n "$athens_pid" ]] && echo ", Athens $(rss "$athens_pid")" ), go-baseline $(rss "$base_pid")."
-echo "wrk: ${THREADS} thread(s), ${CONNECTIONS} connections, ${DURATION}s per endpoint and server; $(nproc) CPUs shared by client and servers."
+echo "wrk: ${THREADS} thread(s), ${CONNECTIONS} connections, ${DURATION}s per run, median of ${ROUNDS} alternating rounds per endpoint and server; $(nproc) CPUs shared by client and servers; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
