@@ -379,10 +379,14 @@ async fn fetch_version(state: &AppState, module: &str, version: &str) -> Result<
 async fn list(state: &AppState, module: &str) -> Result<Response, AppError> {
     let st = state.clone();
     let m = module.to_string();
-    let mut local = tokio::task::spawn_blocking(move || st.storage.list(&m))
-        .await
-        .map_err(AppError::internal)??;
-    let module_known = !local.is_empty() || state.storage.root().join(module).is_dir();
+    // One blocking hop: the versions, and whether the module directory exists at all.
+    let (mut local, module_known) = tokio::task::spawn_blocking(move || {
+        let versions = st.storage.list(&m)?;
+        let known = !versions.is_empty() || st.storage.root().join(&m).is_dir();
+        Ok::<_, std::io::Error>((versions, known))
+    })
+    .await
+    .map_err(AppError::internal)??;
     let mut found = module_known;
     if let Some(up) = state.upstream_for(module) {
         match up
