@@ -125,15 +125,23 @@ pub(crate) fn check_protocol(
     ))
 }
 
-/// A fresh venv under `root/venv`.
+/// A fresh, empty venv under `root/venv`. It is created without pip (bootstrapping pip
+/// with ensurepip takes most of `python3 -m venv`'s time); the machine's pip installs into
+/// it through `pip --python <venv>/bin/python` (pip 22.3 or later), which runs the install
+/// with the venv's interpreter exactly as the venv's own pip would.
 fn fresh_venv(ctx: &Context, env: &PyEnv, root: &Path) -> Result<std::path::PathBuf, Failure> {
     let venv = root.join("venv");
     let cmd = pip_child("create a fresh venv", python_program(), env)
-        .args(["-m", "venv"])
+        .args(["-m", "venv", "--without-pip"])
         .arg(&venv)
         .current_dir(root);
     ctx.run(&cmd, FailureKind::Smoke)?;
     Ok(venv)
+}
+
+/// `python3 -m pip …` as a step seeing only the index.
+fn pip(name: impl Into<String>, env: &PyEnv) -> StepCommand {
+    pip_child(name, python_program(), env).args(["-m", "pip"])
 }
 
 /// Imports each module in the venv's interpreter and checks the symbol; also makes
@@ -175,8 +183,10 @@ pub(crate) fn check_consumer(
     let venv = fresh_venv(ctx, env, &root)?;
     let python = venv.join("bin/python");
     let requirement = format!("{}=={}", package.name, doc.version);
-    let install = pip_child(format!("pip install {requirement}"), &python, env)
-        .args(["-m", "pip", "install", "--no-cache-dir"])
+    let install = pip(format!("pip install {requirement}"), env)
+        .arg("--python")
+        .arg(&python)
+        .args(["install", "--no-cache-dir"])
         .arg(&requirement)
         .current_dir(&root);
     ctx.run(&install, FailureKind::Smoke)?;
@@ -236,14 +246,12 @@ pub(crate) fn probe_upstream(
         Failure::usage(format!("python upstream_probe {target:?} is not `name==version`"))
     })?;
     let root = ctx.scratch_dir("upstream-probe")?;
-    let venv = fresh_venv(ctx, env, &root)?;
-    let python = venv.join("bin/python");
     let index_origin = env.index.expose().origin();
     let mut fetches = Vec::new();
     for n in 1..=2 {
         let dest = root.join(format!("download-{n}"));
-        let cmd = pip_child(format!("pip download {target} (fetch {n})"), &python, env)
-            .args(["-m", "pip", "download", "--no-deps", "--no-cache-dir", "--dest"])
+        let cmd = pip(format!("pip download {target} (fetch {n})"), env)
+            .args(["download", "--no-deps", "--no-cache-dir", "--dest"])
             .arg(&dest)
             .arg(target)
             .current_dir(&root);

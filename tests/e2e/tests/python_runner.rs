@@ -1,0 +1,368 @@
+//! `pkgrun publish|smoke|run python` end to end: the `pkgrun` binary against a real
+//! devpi-server on loopback (`root/ameide`, bases `root/pypi`, non-volatile), real `uv`
+//! builds and real `pip` consumers, on copies of `examples/monorepo`.
+//!
+//! * the whole job on the example (state recorded, sibling pinned, workspace untouched),
+//!   then a separate fresh venv installs the version the state records; a wrong password
+//!   (exit 3, previous state intact); devpi stopped (exit 5, state intact);
+//! * an override version published twice from the same sources (identical bytes: success,
+//!   `already-present`, no duplicate file), then from changed sources (exit 3, both sha256
+//!   named), then a package whose build backend fails (exit 3, its output shown with the
+//!   standard prefix, the dependent skipped).
+
+use anyhow::{ensure, Context, Result};
+use pkgrun_e2e::{copy_tree, example_monorepo, tools_dir, workspace_bin, Devpi, Venv};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+const SHA12: &str = "0123456789ab";
+
+/// A copy of the example monorepo in a fresh temp dir.
+fn example_copy() -> Result<(tempfile::TempDir, PathBuf)> {
+    let tmp = tempfile::tempdir()?;
+    let root = tmp.path().join("monorepo");
+    copy_tree(&example_monorepo(), &root)?;
+    Ok((tmp, root))
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Self {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// `pkgrun <args>` in `root` with the Python environment contract of `devpi`.
+fn pkgrun(root: &Path, devpi: &Devpi, args: &[&str], extra: &[(&str, &str)]) -> Result<Run> {
+    let path = format!(
+        "{}:{}",
+        tools_dir().join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = Command::new(workspace_bin("pkgrun"));
+    cmd.args(args)
+        .current_dir(root)
+        .env("PATH", path)
+        .env("SOURCE_GIT_SHA", SHA)
+        .env("AMEIDE_PYPI_REPOSITORY_URL", devpi.upload_url())
+        .env("AMEIDE_PYPI_USERNAME", devpi.username())
+        .env("AMEIDE_PYPI_PASSWORD", devpi.password())
+        .env("PIP_INDEX_URL", devpi.simple_url())
+        .env("NO_COLOR", "1")
+        .env_remove("VERBOSE")
+        .env_remove("AMEIDE_PYTHON_SDK_VERSION")
+        .env_remove("SOURCE_DATE_EPOCH");
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    Ok(Run::from(cmd.output().context("spawn pkgrun")?))
+}
+
+fn state_dir(root: &Path) -> PathBuf {
+    root.join("tmp/tilt-packages")
+}
+
+fn read_state(root: &Path, key: &str) -> Result<serde_json::Value> {
+    let path = state_dir(root).join(format!("{key}.json"));
+    let text = std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// sha256 over every file under `root` (path, mode, bytes), skipping `tmp/` (the state
+/// directory lives there).
+fn tree_hash(root: &Path) -> Result<String> {
+    fn walk(dir: &Path, root: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path == root.join("tmp") {
+                continue;
+            }
+            if path.is_dir() {
+                walk(&path, root, out)?;
+            } else {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    walk(root, root, &mut files)?;
+    files.sort();
+    let mut hasher = Sha256::new();
+    for file in files {
+        use std::os::unix::fs::PermissionsExt;
+        hasher.update(file.strip_prefix(root)?.to_string_lossy().as_bytes());
+        hasher.update(std::fs::metadata(&file)?.permissions().mode().to_le_bytes());
+        hasher.update(std::fs::read(&file)?);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// The files (name, sha256) devpi's PEP 691 page lists for `project`.
+fn index_files(devpi: &Devpi, project: &str) -> Result<Vec<(String, String)>> {
+    let page: serde_json::Value = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()?
+        .get(format!("{}{project}/", devpi.simple_url()))
+        .header("Accept", "application/vnd.pypi.simple.v1+json")
+        .send()?
+        .error_for_status()?
+        .json()?;
+    Ok(page["files"]
+        .as_array()
+        .context("files")?
+        .iter()
+        .map(|f| {
+            (
+                f["filename"].as_str().unwrap_or_default().to_owned(),
+                f["hashes"]["sha256"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect())
+}
+
+fn artifacts(doc: &serde_json::Value) -> Vec<(String, String, String)> {
+    doc["artifacts"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| {
+                    (
+                        x["file"].as_str().unwrap_or_default().to_owned(),
+                        x["kind"].as_str().unwrap_or_default().to_owned(),
+                        x["sha256"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn snapshot_version_ok(v: &str) -> bool {
+    // 0.1.0.dev<yyyymmddhhmmss>+g<sha12>
+    let Some(rest) = v.strip_prefix("0.1.0.dev") else {
+        return false;
+    };
+    let Some((stamp, local)) = rest.split_once('+') else {
+        return false;
+    };
+    stamp.len() == 14 && stamp.bytes().all(|b| b.is_ascii_digit()) && local == format!("g{SHA12}")
+}
+
+#[test]
+fn run_python_publishes_smokes_and_records_state_then_fails_cleanly() -> Result<()> {
+    let mut devpi = Devpi::start()?;
+    let (tmp, root) = example_copy()?;
+    let before = tree_hash(&root)?;
+
+    let run = pkgrun(&root, &devpi, &["run", "python"], &[])?;
+    ensure!(run.code == 0, "pkgrun run python failed:\n{run}");
+    assert!(
+        run.stderr.contains("[packages:python-publish] ") && run.stderr.contains("[packages:python-smoke] "),
+        "{run}"
+    );
+    assert_eq!(tree_hash(&root)?, before, "pkgrun changed the workspace");
+
+    let telemetry = read_state(&root, "ameide-telemetry-python")?;
+    let sdk = read_state(&root, "ameide-sdk-python")?;
+    for (doc, project) in [(&telemetry, "ameide-telemetry"), (&sdk, "ameide-sdk")] {
+        let version = doc["version"].as_str().unwrap_or_default();
+        assert!(snapshot_version_ok(version), "bad snapshot version {version}");
+        assert_eq!(doc["package"], project);
+        assert_eq!(doc["git_sha"], SHA12);
+        assert_eq!(doc["registry"], devpi.simple_url().as_str());
+        assert_eq!(doc["publish"]["outcome"], "uploaded");
+        assert_eq!(doc["smoke"]["status"], "passed", "{doc:#}");
+        let checks: Vec<_> = doc["smoke"]["checks"]
+            .as_array()
+            .context("checks")?
+            .iter()
+            .map(|c| (c["name"].as_str().unwrap_or_default(), c["status"].as_str().unwrap_or_default()))
+            .collect();
+        assert_eq!(checks, [("protocol", "passed"), ("consumer", "passed")], "{doc:#}");
+        let probe = &doc["smoke"]["upstream_probe"];
+        assert_eq!(probe["target"], "requests==2.32.3");
+        assert_eq!(probe["status"], "passed");
+        let evidence = probe["evidence"].as_str().unwrap_or_default();
+        assert!(
+            evidence.contains(&format!("{}/root/pypi/+f/", devpi.url())),
+            "the probe's file is not in devpi's file store: {evidence}"
+        );
+
+        // The state records exactly what the index serves: a wheel and an sdist.
+        let recorded = artifacts(doc);
+        let kinds: Vec<&str> = recorded.iter().map(|a| a.1.as_str()).collect();
+        assert_eq!(kinds, ["wheel", "sdist"]);
+        let mut listed = index_files(&devpi, project)?;
+        listed.sort();
+        let mut expected: Vec<(String, String)> =
+            recorded.iter().map(|a| (a.0.clone(), a.2.clone())).collect();
+        expected.sort();
+        assert_eq!(listed, expected);
+        assert!(recorded.iter().all(|a| a.0.contains(version)), "{recorded:?}");
+    }
+    let telemetry_version = telemetry["version"].as_str().unwrap_or_default();
+    let sdk_version = sdk["version"].as_str().unwrap_or_default();
+    assert_eq!(
+        sdk["dependencies"],
+        serde_json::json!([{ "package": "ameide-telemetry", "version": telemetry_version }])
+    );
+    assert_eq!(
+        std::fs::read_to_string(state_dir(&root).join("python-version"))?.trim(),
+        sdk_version
+    );
+
+    // A separate consumer: a fresh venv installs the recorded version from the index only,
+    // and gets the sibling at the version published in the same run.
+    let venv = Venv::create(&tmp.path().join("consumer"))?;
+    let out = venv
+        .pip()
+        .args(["install", "--no-cache-dir", "--index-url"])
+        .arg(devpi.simple_url())
+        .arg(format!("ameide-sdk=={sdk_version}"))
+        .env("PIP_CONFIG_FILE", "/dev/null")
+        .env_remove("PIP_FIND_LINKS")
+        .current_dir(tmp.path())
+        .output()?;
+    ensure!(out.status.success(), "pip install: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(venv.python())
+        .args([
+            "-I",
+            "-c",
+            "import importlib.metadata as m, ameide_sdk, ameide_telemetry; \
+             assert hasattr(ameide_sdk, 'Client'); \
+             print(m.version('ameide-sdk'), m.version('ameide-telemetry'))",
+        ])
+        .current_dir(tmp.path())
+        .output()?;
+    ensure!(out.status.success(), "import: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("{sdk_version} {telemetry_version}")
+    );
+
+    // A wrong password: exit 3 with a hint, the previous state untouched, no secret printed.
+    let saved: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(state_dir(&root))?
+        .map(|e| {
+            let p = e?.path();
+            let bytes = std::fs::read(&p)?;
+            Ok((p, bytes))
+        })
+        .collect::<Result<_>>()?;
+    let wrong = "not-the-password-7f3a";
+    let run = pkgrun(&root, &devpi, &["publish", "python"], &[("AMEIDE_PYPI_PASSWORD", wrong)])?;
+    assert_eq!(run.code, 3, "{run}");
+    assert!(run.stderr.contains("HTTP 401"), "{run}");
+    assert!(run.stderr.contains("AMEIDE_PYPI_PASSWORD"), "no hint: {run}");
+    assert!(!run.stderr.contains(wrong) && !run.stdout.contains(wrong), "secret leaked: {run}");
+    assert!(run.stderr.contains("skip ameide-sdk"), "{run}");
+    for (path, bytes) in &saved {
+        assert_eq!(&std::fs::read(path)?, bytes, "{} changed", path.display());
+    }
+
+    // The registry down: exit 5, state untouched.
+    devpi.stop();
+    let run = pkgrun(&root, &devpi, &["publish", "python"], &[])?;
+    assert_eq!(run.code, 5, "{run}");
+    for (path, bytes) in &saved {
+        assert_eq!(&std::fs::read(path)?, bytes, "{} changed", path.display());
+    }
+    assert_eq!(tree_hash(&root)?, before, "pkgrun changed the workspace");
+    Ok(())
+}
+
+#[test]
+fn override_version_reupload_identical_conflict_and_build_failure() -> Result<()> {
+    let devpi = Devpi::start()?;
+    let (_tmp, root) = example_copy()?;
+    let version = [("AMEIDE_PYTHON_SDK_VERSION", "1.4.0")];
+
+    let first = pkgrun(&root, &devpi, &["publish", "python"], &version)?;
+    ensure!(first.code == 0, "first publish failed:\n{first}");
+    let first_doc = read_state(&root, "ameide-telemetry-python")?;
+    assert_eq!(first_doc["version"], "1.4.0");
+    assert_eq!(first_doc["publish"]["outcome"], "uploaded");
+    assert_eq!(first_doc["smoke"]["status"], "not-run");
+
+    // Same sources, same version, a new build: byte-identical files, nothing uploaded.
+    let second = pkgrun(&root, &devpi, &["publish", "python"], &version)?;
+    ensure!(second.code == 0, "identical re-publish failed:\n{second}");
+    for key in ["ameide-telemetry-python", "ameide-sdk-python"] {
+        let doc = read_state(&root, key)?;
+        assert_eq!(doc["publish"]["outcome"], "already-present", "{doc:#}");
+    }
+    let second_doc = read_state(&root, "ameide-telemetry-python")?;
+    assert_eq!(artifacts(&second_doc), artifacts(&first_doc), "the rebuild is not reproducible");
+    for project in ["ameide-telemetry", "ameide-sdk"] {
+        let files = index_files(&devpi, project)?;
+        assert_eq!(files.len(), 2, "{project}: {files:?}");
+    }
+
+    // Changed sources under the same version: refused, both digests named.
+    let module = root.join("packages/ameide_telemetry_python/src/ameide_telemetry/__init__.py");
+    let mut text = std::fs::read_to_string(&module)?;
+    text.push_str("\nCHANGED = True\n");
+    std::fs::write(&module, text)?;
+    let saved = std::fs::read(state_dir(&root).join("ameide-telemetry-python.json"))?;
+    let third = pkgrun(&root, &devpi, &["publish", "python"], &version)?;
+    assert_eq!(third.code, 3, "{third}");
+    assert!(third.stderr.contains("different bytes"), "{third}");
+    let (wheel, _, old_sha) = artifacts(&first_doc)
+        .into_iter()
+        .find(|a| a.1 == "wheel")
+        .context("wheel")?;
+    assert!(third.stderr.contains(&old_sha), "registry digest not named: {third}");
+    let line = third
+        .stderr
+        .lines()
+        .find(|l| l.contains(&wheel) && l.contains("this build has sha256 "))
+        .with_context(|| format!("new digest not named: {third}"))?;
+    let new_sha = &line[line.find("this build has sha256 ").unwrap() + 22..][..64];
+    assert!(new_sha.bytes().all(|b| b.is_ascii_hexdigit()) && new_sha != old_sha, "{line}");
+    assert!(third.stderr.contains("skip ameide-sdk"), "{third}");
+    assert_eq!(std::fs::read(state_dir(&root).join("ameide-telemetry-python.json"))?, saved);
+
+    // A build backend that fails: exit 3, its output shown with the standard prefix.
+    let pkg = root.join("packages/ameide_telemetry_python");
+    std::fs::write(
+        pkg.join("broken_backend.py"),
+        "import sys\n\ndef _fail(*args, **kwargs):\n    print('pkgrun-e2e: deliberate build failure', file=sys.stderr)\n    raise SystemExit(7)\n\nbuild_sdist = build_wheel = _fail\n",
+    )?;
+    let manifest = pkg.join("pyproject.toml");
+    let text = std::fs::read_to_string(&manifest)?.replace(
+        "requires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"",
+        "requires = []\nbuild-backend = \"broken_backend\"\nbackend-path = [\".\"]",
+    );
+    std::fs::write(&manifest, text)?;
+    let fourth = pkgrun(&root, &devpi, &["publish", "python"], &[])?;
+    assert_eq!(fourth.code, 3, "{fourth}");
+    assert!(
+        fourth.stderr.lines().any(|l| l.starts_with("[packages:python-publish] ")
+            && l.contains(" info | ")
+            && l.ends_with("pkgrun-e2e: deliberate build failure")),
+        "the build's output is not shown with the standard prefix:\n{fourth}"
+    );
+    assert!(fourth.stderr.contains("skip ameide-sdk"), "{fourth}");
+    Ok(())
+}
