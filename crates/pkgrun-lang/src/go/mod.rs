@@ -1,1 +1,124 @@
-//! Go adapter: module zips for the project's Go registry (being written).
+//! Go adapter: module zips for the project's Go registry.
+//!
+//! * [`build`]: in the throwaway copy, check the `module` line, drop the `replace`
+//!   directives that point at sibling packages of this run and pin those requirements
+//!   to the versions just published (any other `replace` is refused), then build the
+//!   module zip by the Go zip rules (`gomod::zip::create_from_dir`), the `.mod` (the
+//!   edited go.mod) and the `.info`.
+//! * [`registry`]: `POST <GO_REGISTRY_URL>/upload` with the bearer token, visibility
+//!   through `/@v/list`, and the protocol check (list, `.info`, `.mod`, `.zip`, `h1:`).
+//! * [`consumer`]: the real `go` command in a fresh GOPATH/GOMODCACHE/GOCACHE: the
+//!   consumer check (`go get`, `go build`, run) and the upstream probe (two
+//!   `go mod download`s with two empty module caches, with the registry's cache
+//!   counters as evidence).
+//!
+//! The registry URL is the same for uploads and GOPROXY reads (DESIGN §3), so what the
+//! smoke reads is exactly what consumers read.
+
+mod build;
+mod consumer;
+mod registry;
+
+use pkgrun_core::config::Package;
+use pkgrun_core::env::Resolved;
+use pkgrun_core::state::{Artifact, ArtifactKind, PublishOutcome, StateDocument};
+use pkgrun_core::Lang;
+
+use crate::adapter::{Adapter, BuildJob, Context, ProbeEvidence};
+use crate::digest::sha256_hex;
+use crate::failure::Failure;
+
+pub use build::GoBuild;
+
+/// The Go adapter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Go;
+
+/// The environment variable naming the registry (upload endpoint and GOPROXY base).
+pub const ENV_URL: &str = "GO_REGISTRY_URL";
+/// The environment variable holding the upload token.
+pub const ENV_TOKEN: &str = "GO_REGISTRY_TOKEN";
+/// The environment variable listing the private module prefixes.
+pub const ENV_NOSUMDB: &str = "GONOSUMDB";
+
+impl Adapter for Go {
+    type Build = GoBuild;
+
+    fn lang(&self) -> Lang {
+        Lang::Go
+    }
+
+    fn skipped_dirs(&self) -> &'static [&'static str] {
+        // Never part of a module zip anyway (`vendor` is handled by the zip rules, which
+        // keep `vendor/modules.txt` for old go versions), but a local build output or
+        // editor directory need not be copied.
+        &[]
+    }
+
+    fn registry_url(&self, env: &Resolved) -> String {
+        env.url(ENV_URL)
+            .map(|u| u.base_without_slash())
+            .unwrap_or_default()
+    }
+
+    fn build(&self, ctx: &Context, job: &BuildJob) -> Result<GoBuild, Failure> {
+        build::build(ctx, job)
+    }
+
+    fn artifacts(&self, build: &GoBuild) -> Vec<Artifact> {
+        let artifact = |suffix: &str, kind, bytes: &[u8], h1: Option<&str>| Artifact {
+            file: format!("{}{suffix}", build.version),
+            kind,
+            size: bytes.len() as u64,
+            sha256: sha256_hex(bytes),
+            h1: h1.map(str::to_string),
+            integrity: None,
+            shasum: None,
+        };
+        vec![
+            artifact(".zip", ArtifactKind::Zip, &build.zip, Some(&build.zip_h1)),
+            artifact(".mod", ArtifactKind::Mod, &build.go_mod, Some(&build.mod_h1)),
+            artifact(".info", ArtifactKind::Info, &build.info, None),
+        ]
+    }
+
+    fn upload(
+        &self,
+        ctx: &Context,
+        _job: &BuildJob,
+        build: &GoBuild,
+    ) -> Result<PublishOutcome, Failure> {
+        registry::upload(ctx, build)
+    }
+
+    fn is_visible(
+        &self,
+        ctx: &Context,
+        package: &Package,
+        version: &str,
+    ) -> Result<bool, Failure> {
+        registry::is_visible(ctx, &package.name, version)
+    }
+
+    fn check_protocol(
+        &self,
+        ctx: &Context,
+        _package: &Package,
+        doc: &StateDocument,
+    ) -> Result<String, Failure> {
+        registry::check_protocol(ctx, doc)
+    }
+
+    fn check_consumer(
+        &self,
+        ctx: &Context,
+        package: &Package,
+        doc: &StateDocument,
+    ) -> Result<String, Failure> {
+        consumer::check_consumer(ctx, package, doc)
+    }
+
+    fn probe_upstream(&self, ctx: &Context, target: &str) -> Result<ProbeEvidence, Failure> {
+        consumer::probe_upstream(ctx, target)
+    }
+}

@@ -1,0 +1,381 @@
+//! The real go command against the registry, as a downstream service uses it.
+//!
+//! Every go command here runs in a fresh environment under the run's scratch
+//! directory: empty GOPATH, GOMODCACHE and GOCACHE; `GOPROXY=<GO_REGISTRY_URL>` (and
+//! nothing else, so a module the registry does not serve fails instead of being
+//! fetched around it); `GONOSUMDB` from the environment contract (the private prefixes
+//! are not looked up in the checksum database, everything else still is: GOSUMDB is
+//! left as the environment has it); `GOFLAGS=-mod=mod`, `GOWORK=off`, and
+//! `GOTOOLCHAIN=local` so a `go` line cannot make the go command fetch another
+//! toolchain. The upload token is removed from the children's environment; a registry
+//! URL with credentials is passed as a secret (environment only, never arguments).
+//!
+//! * Consumer check: `go mod init`, `go get module@version`, a `main.go` importing
+//!   every configured smoke import and referencing `pkg.Symbol`, `go build`, run it;
+//!   then the consumer's go.sum must record the published `h1:` hashes.
+//! * Upstream probe: `go mod download -json module@version` twice, each with its own
+//!   empty module cache. The evidence that the second came from the registry's storage
+//!   is the registry's Prometheus counters (`go_registry_cache_hits_total`,
+//!   `…_cache_misses_total`, `…_upstream_fetches_total`) read around each fetch: the
+//!   second fetch must add hits and no misses or upstream fetches. A registry without
+//!   those counters (e.g. Athens) leaves only the timings, and the evidence says so.
+//!   Other clients of the same registry during the probe would move the counters too.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use pkgrun_core::config::Package;
+use pkgrun_core::process::StepCommand;
+use pkgrun_core::secret::Secret;
+use pkgrun_core::state::{ArtifactKind, StateDocument};
+
+use super::registry::base_url;
+use super::{ENV_NOSUMDB, ENV_TOKEN, ENV_URL};
+use crate::adapter::{Context, ProbeEvidence};
+use crate::failure::{Failure, FailureKind};
+
+/// How long one go command may take (downloads through a cold proxy included).
+const GO_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The go command (`$PKGRUN_GO`, else `go` from PATH).
+fn go_program() -> String {
+    std::env::var("PKGRUN_GO")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "go".to_string())
+}
+
+/// A fresh Go environment under the scratch directory.
+struct GoEnv {
+    root: PathBuf,
+}
+
+impl GoEnv {
+    fn new(ctx: &Context, name: &str) -> Result<GoEnv, Failure> {
+        let root = ctx.scratch_dir(name)?;
+        std::fs::create_dir_all(root.join("work"))?;
+        Ok(GoEnv { root })
+    }
+
+    fn work(&self) -> PathBuf {
+        self.root.join("work")
+    }
+
+    fn command(&self, ctx: &Context, name: impl Into<String>) -> Result<StepCommand, Failure> {
+        let proxy = base_url(ctx)?;
+        let has_credentials = ctx.env.url(ENV_URL).is_some_and(|u| u.has_credentials());
+        let nosumdb = ctx
+            .env
+            .prefixes(ENV_NOSUMDB)
+            .map(|p| p.join(","))
+            .unwrap_or_default();
+        let gopath = self.root.join("gopath");
+        let cmd = StepCommand::new(name, go_program())
+            .current_dir(self.work())
+            .env("GOPATH", &gopath)
+            .env("GOMODCACHE", gopath.join("pkg/mod"))
+            .env("GOCACHE", self.root.join("gocache"))
+            .env("GONOSUMDB", nosumdb)
+            .env("GOFLAGS", "-mod=mod")
+            .env("GOWORK", "off")
+            .env("GO111MODULE", "on")
+            .env("GOTOOLCHAIN", "local")
+            .env_remove(ENV_TOKEN)
+            .timeout(GO_TIMEOUT);
+        Ok(if has_credentials {
+            cmd.env_secret("GOPROXY", &Secret::new(proxy))
+        } else {
+            cmd.env("GOPROXY", proxy)
+        })
+    }
+
+    /// The module cache is read-only by design; make it removable with the scratch dir.
+    fn release(&self) {
+        for entry in walkdir::WalkDir::new(&self.root).into_iter().flatten() {
+            if entry.file_type().is_dir() {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(
+                    entry.path(),
+                    std::fs::Permissions::from_mode(0o755),
+                );
+            }
+        }
+    }
+}
+
+impl Drop for GoEnv {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// `go get` the published version in an empty module, build a program importing every
+/// smoke import, run it, and compare the consumer's go.sum with the published hashes.
+pub fn check_consumer(
+    ctx: &Context,
+    package: &Package,
+    doc: &StateDocument,
+) -> Result<String, Failure> {
+    let module = doc.package.as_str();
+    let version = doc.version.as_str();
+    let env = GoEnv::new(ctx, "go-consumer")?;
+    let work = env.work();
+
+    ctx.run(
+        &env.command(ctx, "go mod init")?
+            .args(["mod", "init", "pkgrun.invalid/smoke-consumer"]),
+        FailureKind::Smoke,
+    )?;
+    ctx.run(
+        &env.command(ctx, format!("go get {module}@{version}"))?
+            .args(["get", &format!("{module}@{version}")]),
+        FailureKind::Smoke,
+    )?;
+    std::fs::write(work.join("main.go"), main_go(module, package))?;
+    ctx.run(
+        &env.command(ctx, "go build smoke consumer")?
+            .args(["build", "-o", "smoke-consumer", "."]),
+        FailureKind::Smoke,
+    )?;
+    let output = ctx.run(
+        &StepCommand::new("run smoke consumer", work.join("smoke-consumer"))
+            .current_dir(&work)
+            .env_remove(ENV_TOKEN)
+            .timeout(Duration::from_secs(60)),
+        FailureKind::Smoke,
+    )?;
+    if !output.stdout().contains(SMOKE_OK) {
+        return Err(Failure::smoke(format!(
+            "the smoke consumer of {module}@{version} ran but did not print {SMOKE_OK:?}"
+        )));
+    }
+
+    let go_sum = std::fs::read_to_string(work.join("go.sum")).unwrap_or_default();
+    let recorded = |kind: ArtifactKind| {
+        doc.artifacts
+            .iter()
+            .find(|a| a.kind == kind)
+            .and_then(|a| a.h1.clone())
+            .unwrap_or_default()
+    };
+    let zip_line = go_sum_h1(&go_sum, module, version);
+    let mod_line = go_sum_h1(&go_sum, module, &format!("{version}/go.mod"));
+    let published_zip = recorded(ArtifactKind::Zip);
+    let published_mod = recorded(ArtifactKind::Mod);
+    if zip_line.as_deref() != Some(published_zip.as_str())
+        || mod_line.as_deref() != Some(published_mod.as_str())
+    {
+        return Err(Failure::smoke(format!(
+            "the consumer's go.sum does not record the published hashes of {module}@{version}"
+        ))
+        .with_detail(format!(
+            "go.sum: zip {}, go.mod {}; published: zip {published_zip}, go.mod {published_mod}",
+            zip_line.as_deref().unwrap_or("(missing)"),
+            mod_line.as_deref().unwrap_or("(missing)"),
+        )));
+    }
+    let imports = smoke_imports(module, package)
+        .iter()
+        .map(|(i, s)| match s {
+            Some(s) => format!("{i}.{s}"),
+            None => i.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(format!(
+        "go get, go build and run ok (imports {imports}); go.sum has {module} {version} {published_zip}"
+    ))
+}
+
+/// What the consumer program prints when it ran.
+const SMOKE_OK: &str = "pkgrun smoke consumer: ok";
+
+/// Import paths with the symbol each must export; the module itself (blank import)
+/// when no smoke import is configured.
+fn smoke_imports(module: &str, package: &Package) -> Vec<(String, Option<String>)> {
+    if package.smoke.is_empty() {
+        return vec![(module.to_string(), None)];
+    }
+    package
+        .smoke
+        .iter()
+        .map(|s| (s.import.clone(), Some(s.symbol.clone())))
+        .collect()
+}
+
+/// A main package importing each smoke import under its own alias (a package's name
+/// need not match its path) and referencing each symbol.
+fn main_go(module: &str, package: &Package) -> String {
+    let imports = smoke_imports(module, package);
+    let mut aliases: Vec<&str> = Vec::new();
+    let mut import_lines = String::new();
+    let mut uses = String::new();
+    for (path, symbol) in &imports {
+        let index = match aliases.iter().position(|p| p == path) {
+            Some(i) => i,
+            None => {
+                aliases.push(path);
+                let i = aliases.len() - 1;
+                if symbol.is_some() {
+                    let _ = writeln!(import_lines, "\tp{i} {path:?}");
+                } else {
+                    let _ = writeln!(import_lines, "\t_ {path:?}");
+                }
+                i
+            }
+        };
+        if let Some(symbol) = symbol {
+            let _ = writeln!(uses, "var _ = p{index}.{symbol}");
+        }
+    }
+    format!(
+        "// Generated by pkgrun: imports the published module as a downstream service would.\npackage main\n\nimport (\n\t\"fmt\"\n\n{import_lines})\n\n{uses}\nfunc main() {{ fmt.Println({SMOKE_OK:?}) }}\n"
+    )
+}
+
+/// The `h1:` go.sum records for `module version` (`version` may end in `/go.mod`).
+fn go_sum_h1(go_sum: &str, module: &str, version: &str) -> Option<String> {
+    go_sum.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields.len() == 3 && fields[0] == module && fields[1] == version)
+            .then(|| fields[2].to_string())
+    })
+}
+
+/// The registry's cache counters, summed over their labels.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Counters {
+    hits: f64,
+    misses: f64,
+    upstream: f64,
+}
+
+fn parse_counters(text: &str) -> Option<Counters> {
+    if !text.contains("go_registry_cache_hits") {
+        return None;
+    }
+    let sum = |family: &str| -> f64 {
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let (series, value) = l.rsplit_once(' ')?;
+                let name = series.split('{').next()?;
+                (name == family).then(|| value.trim().parse::<f64>().ok())?
+            })
+            .sum()
+    };
+    Some(Counters {
+        hits: sum("go_registry_cache_hits_total"),
+        misses: sum("go_registry_cache_misses_total"),
+        upstream: sum("go_registry_upstream_fetches_total"),
+    })
+}
+
+fn read_counters(ctx: &Context, base: &str) -> Option<Counters> {
+    let reply = ctx.http.get(&format!("{base}/metrics")).ok()?;
+    if !reply.is_success() {
+        return None;
+    }
+    parse_counters(&String::from_utf8_lossy(&reply.body))
+}
+
+/// One `go mod download -json target` in a fresh module cache; returns its duration
+/// and the zip's `h1:` the go command computed.
+fn download(ctx: &Context, label: &str, target: &str) -> Result<(u64, String), Failure> {
+    let env = GoEnv::new(ctx, &format!("go-probe-{label}"))?;
+    let started = Instant::now();
+    let output = ctx.run(
+        &env.command(ctx, format!("go mod download {target} ({label} fetch)"))?
+            .args(["mod", "download", "-json", target]),
+        FailureKind::Smoke,
+    )?;
+    let took = started.elapsed().as_millis().try_into().unwrap_or(u64::MAX);
+    let json: serde_json::Value = serde_json::from_str(&output.stdout()).map_err(|e| {
+        Failure::smoke(format!("go mod download {target} printed no JSON"))
+            .with_detail(e.to_string())
+    })?;
+    if let Some(err) = json.get("Error").and_then(|e| e.as_str()) {
+        return Err(Failure::smoke(format!("go mod download {target} failed")).with_detail(err));
+    }
+    let sum = json
+        .get("Sum")
+        .and_then(|s| s.as_str())
+        .unwrap_or_default()
+        .to_string();
+    Ok((took, sum))
+}
+
+/// Fetches `target` (`module@version`) twice through the registry.
+pub fn probe_upstream(ctx: &Context, target: &str) -> Result<ProbeEvidence, Failure> {
+    if !target.contains('@') {
+        return Err(Failure::usage(format!(
+            "go upstream_probe {target:?} is not module@version"
+        )));
+    }
+    let base = base_url(ctx)?;
+    let before = read_counters(ctx, &base);
+    let (first_ms, first_sum) = download(ctx, "first", target)?;
+    let between = read_counters(ctx, &base);
+    let (second_ms, second_sum) = download(ctx, "second", target)?;
+    let after = read_counters(ctx, &base);
+    if first_sum != second_sum {
+        return Err(Failure::smoke(format!(
+            "the two fetches of {target} gave different hashes: {first_sum} then {second_sum}"
+        )));
+    }
+    let evidence = match (before, between, after) {
+        (Some(b), Some(m), Some(a)) => {
+            let first = format!(
+                "first fetch: cache hits +{}, misses +{}, upstream fetches +{}",
+                m.hits - b.hits,
+                m.misses - b.misses,
+                m.upstream - b.upstream
+            );
+            let (hits, misses, upstream) = (a.hits - m.hits, a.misses - m.misses, a.upstream - m.upstream);
+            if hits <= 0.0 || misses > 0.0 || upstream > 0.0 {
+                return Err(Failure::smoke(format!(
+                    "the second fetch of {target} was not served from the registry's storage"
+                ))
+                .with_detail(format!(
+                    "{first}; second fetch: cache hits +{hits}, misses +{misses}, upstream fetches +{upstream} (registry /metrics)"
+                ))
+                .with_hint("the registry should store what it fetched upstream; check its storage volume and logs"));
+            }
+            format!(
+                "{first}; second fetch with an empty module cache: cache hits +{hits}, misses +0, upstream fetches +0 (registry /metrics); both {first_sum}"
+            )
+        }
+        _ => format!(
+            "the registry exposes no go_registry cache counters at /metrics, so only the timings show caching: first {first_ms} ms, second {second_ms} ms; both {first_sum}"
+        ),
+    };
+    Ok(ProbeEvidence {
+        first_ms,
+        second_ms,
+        evidence,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_are_summed_over_labels() {
+        let text = "# HELP go_registry_cache_hits Proxy reads served from storage\n# TYPE go_registry_cache_hits counter\ngo_registry_cache_hits_total{kind=\"zip\"} 2\ngo_registry_cache_hits_total{kind=\"info\"} 3\ngo_registry_cache_misses_total{kind=\"zip\"} 1\ngo_registry_upstream_fetches_total{outcome=\"ok\"} 1\n";
+        assert_eq!(
+            parse_counters(text),
+            Some(Counters { hits: 5.0, misses: 1.0, upstream: 1.0 })
+        );
+        assert_eq!(parse_counters("# athens metrics\nfoo 1\n"), None);
+    }
+
+    #[test]
+    fn go_sum_lines() {
+        let sum = "m v1 h1:zip=\nm v1/go.mod h1:mod=\nother v1 h1:x=\n";
+        assert_eq!(go_sum_h1(sum, "m", "v1").as_deref(), Some("h1:zip="));
+        assert_eq!(go_sum_h1(sum, "m", "v1/go.mod").as_deref(), Some("h1:mod="));
+        assert_eq!(go_sum_h1(sum, "m", "v2"), None);
+    }
+}

@@ -1,0 +1,258 @@
+//! The Go registry over HTTP: upload, visibility and the protocol check.
+//!
+//! Uploads go to `POST <GO_REGISTRY_URL>/upload` (multipart `module`, `version`,
+//! `info`, `mod`, `zip`; `Authorization: Bearer <GO_REGISTRY_TOKEN>`). The registry
+//! answers 201 for a new version and 200 with `"outcome":"already-present"` when the
+//! same bytes are stored already (docs of `go-registry`'s `routes/upload.rs`); 409 when
+//! other bytes are stored; 401/403 for the token; 400/413 with its reason otherwise.
+//!
+//! Reads use the GOPROXY protocol under the same base URL, with `!`-escaped module
+//! paths and versions, exactly as the go command asks.
+//!
+//! Pseudo-versions and `@v/list`: the protocol lets a proxy leave pseudo-versions out of
+//! the list (the go command never expects them there; `go-registry` lists them only
+//! with `--list-pseudo-versions`, Athens' disk storage lists them). So a pseudo-version
+//! counts as listed when the list names it *or* its `.info` is served for it; a release
+//! version (an override) must be in the list.
+
+use pkgrun_core::state::{ArtifactKind, PublishOutcome, StateDocument};
+use reqwest::blocking::multipart::{Form, Part};
+use reqwest::StatusCode;
+
+use super::build::GoBuild;
+use super::{ENV_TOKEN, ENV_URL};
+use crate::adapter::Context;
+use crate::digest::sha256_hex;
+use crate::failure::Failure;
+use crate::http::Reply;
+
+/// The registry base URL as the client uses it (credentials included, if any; only
+/// for requests, never for messages), without a trailing slash.
+pub(super) fn base_url(ctx: &Context) -> Result<String, Failure> {
+    let url = ctx.env.url(ENV_URL).ok_or_else(|| {
+        Failure::usage(format!("{ENV_URL} is not set"))
+    })?;
+    Ok(url.expose().as_str().trim_end_matches('/').to_string())
+}
+
+/// `<base>/<escaped module>/@v/<escaped version>.<ext>`, or `…/@v/list` for `ext = None`.
+fn proxy_url(base: &str, module: &str, version: Option<&str>, ext: &str) -> Result<String, Failure> {
+    let escaped = gomod::path::escape_path(module)
+        .map_err(|e| Failure::publish(format!("module path {module} cannot be escaped: {e}")))?;
+    Ok(match version {
+        Some(v) => {
+            let v = gomod::path::escape_version(v)
+                .map_err(|e| Failure::publish(format!("version {v} cannot be escaped: {e}")))?;
+            format!("{base}/{escaped}/@v/{v}.{ext}")
+        }
+        None => format!("{base}/{escaped}/@v/list"),
+    })
+}
+
+/// Uploads a build.
+pub fn upload(ctx: &Context, build: &GoBuild) -> Result<PublishOutcome, Failure> {
+    let base = base_url(ctx)?;
+    let token = ctx
+        .env
+        .secret(ENV_TOKEN)
+        .ok_or_else(|| Failure::usage(format!("{ENV_TOKEN} is not set")))?;
+    let url = format!("{base}/upload");
+    let reply = ctx.http.send(&url, |client| {
+        // Rebuilt per attempt: a multipart body is consumed by sending it.
+        let form = Form::new()
+            .text("module", build.module.clone())
+            .text("version", build.version.clone())
+            .part("info", Part::bytes(build.info.clone()).file_name(format!("{}.info", build.version)))
+            .part("mod", Part::bytes(build.go_mod.clone()).file_name("go.mod"))
+            .part("zip", Part::bytes(build.zip.clone()).file_name(format!("{}.zip", build.version)));
+        client.post(&url).bearer_auth(token.expose()).multipart(form)
+    })?;
+    let what = format!("{}@{}", build.module, build.version);
+    match reply.status {
+        s if s.is_success() => {
+            let body = reply.json().ok();
+            let field = |name: &str| {
+                body.as_ref()
+                    .and_then(|b| b.get(name))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            };
+            // The registry computes the h1 of what it stored: a different one means the
+            // bytes changed on the way, and nothing served would match the state.
+            if let Some(theirs) = field("h1") {
+                if theirs != build.zip_h1 {
+                    return Err(Failure::publish(format!(
+                        "the registry stored {what} with zip hash {theirs}, but pkgrun built {}",
+                        build.zip_h1
+                    )));
+                }
+            }
+            match field("outcome").as_deref() {
+                Some("already-present") => Ok(PublishOutcome::AlreadyPresent),
+                Some(_) => Ok(PublishOutcome::Uploaded),
+                None if s == StatusCode::CREATED => Ok(PublishOutcome::Uploaded),
+                None => Ok(PublishOutcome::Uploaded),
+            }
+        }
+        StatusCode::CONFLICT => {
+            let stored = stored_zip_h1(ctx, &base, &build.module, &build.version);
+            Err(Failure::publish(format!(
+                "{what} already exists in the registry with different content: registry {}, this build {}",
+                stored.as_deref().unwrap_or("(its zip hash could not be read back)"),
+                build.zip_h1
+            ))
+            .with_detail(format!("registry said: {}", reply.text_excerpt()))
+            .with_hint("versions are immutable: publish from a new commit (a new snapshot version), or use another override version"))
+        }
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(Failure::publish(format!(
+            "the registry refused the upload of {what} (HTTP {}): {}",
+            reply.status.as_u16(),
+            reply.text_excerpt()
+        ))
+        .with_hint(if reply.status == StatusCode::UNAUTHORIZED {
+            format!("check {ENV_TOKEN}: it must be one of the upload tokens the registry was started with (its --token-file or GO_REGISTRY_TOKEN)")
+        } else {
+            format!("the registry does not accept uploads with {ENV_TOKEN} (403): configure an upload token on the registry, or point {ENV_URL} at one that takes uploads")
+        })),
+        s => Err(Failure::publish(format!(
+            "the registry rejected {what} (HTTP {})",
+            s.as_u16()
+        ))
+        .with_detail(format!("registry said: {}", reply.text_excerpt()))
+        .with_hint("the registry validates module paths, versions, go.mod and zips by the Go rules: fix what it names")),
+    }
+}
+
+/// The `h1:` of the zip the registry serves for a version, if it can be read.
+fn stored_zip_h1(ctx: &Context, base: &str, module: &str, version: &str) -> Option<String> {
+    let url = proxy_url(base, module, Some(version), "zip").ok()?;
+    let reply = ctx.http.get(&url).ok()?;
+    if !reply.is_success() {
+        return None;
+    }
+    gomod::hash::hash_zip(&reply.body).ok()
+}
+
+fn listed(reply: &Reply, version: &str) -> bool {
+    reply.is_success() && String::from_utf8_lossy(&reply.body).lines().any(|l| l.trim() == version)
+}
+
+/// Whether consumers can resolve `module@version` through the registry URL.
+pub fn is_visible(ctx: &Context, module: &str, version: &str) -> Result<bool, Failure> {
+    let base = base_url(ctx)?;
+    let list = ctx.http.get(&proxy_url(&base, module, None, "")?)?;
+    if listed(&list, version) {
+        return Ok(true);
+    }
+    if !gomod::version::is_pseudo_version(version) {
+        return Ok(false);
+    }
+    let info = ctx.http.get(&proxy_url(&base, module, Some(version), "info")?)?;
+    Ok(info.is_success())
+}
+
+/// The protocol check: list, `.info`, `.mod` and `.zip` served, with the recorded digests.
+pub fn check_protocol(ctx: &Context, doc: &StateDocument) -> Result<String, Failure> {
+    let base = base_url(ctx)?;
+    let module = doc.package.as_str();
+    let version = doc.version.as_str();
+    let what = format!("{module}@{version}");
+    let mut notes = Vec::new();
+
+    let get = |ext: &str| -> Result<Reply, Failure> {
+        let url = proxy_url(&base, module, Some(version), ext)?;
+        let reply = ctx.http.get(&url)?;
+        if !reply.is_success() {
+            return Err(Failure::smoke(format!(
+                "GET {}/@v/{version}.{ext} answered HTTP {}",
+                module,
+                reply.status.as_u16()
+            ))
+            .with_detail(reply.text_excerpt()));
+        }
+        Ok(reply)
+    };
+
+    let list = ctx.http.get(&proxy_url(&base, module, None, "")?)?;
+    if listed(&list, version) {
+        notes.push("listed".to_string());
+    } else if gomod::version::is_pseudo_version(version) && list.is_success() {
+        notes.push("not in @v/list (a pseudo-version; the protocol allows leaving them out)".to_string());
+    } else {
+        return Err(Failure::smoke(format!(
+            "{module}/@v/list does not name {version} (HTTP {})",
+            list.status.as_u16()
+        ))
+        .with_detail(list.text_excerpt()));
+    }
+
+    let info = get("info")?;
+    let served = info
+        .json()
+        .ok()
+        .and_then(|v| v.get("Version").and_then(|v| v.as_str()).map(str::to_string));
+    if served.as_deref() != Some(version) {
+        return Err(Failure::smoke(format!(
+            "{what}.info does not name the version: {}",
+            info.text_excerpt()
+        )));
+    }
+    notes.push("info".to_string());
+
+    let artifact = |kind: ArtifactKind| {
+        doc.artifacts.iter().find(|a| a.kind == kind).ok_or_else(|| {
+            Failure::smoke(format!(
+                "the state of {what} records no {kind:?} artifact to compare with"
+            ))
+            .with_hint("publish again: the state document was not written by this version of pkgrun")
+        })
+    };
+
+    let recorded = artifact(ArtifactKind::Mod)?;
+    let go_mod = get("mod")?;
+    let mod_h1 = gomod::hash::hash_go_mod(&go_mod.body);
+    if sha256_hex(&go_mod.body) != recorded.sha256 {
+        return Err(Failure::smoke(format!(
+            "the registry serves a different go.mod for {what}: {mod_h1}, published {}",
+            recorded.h1.as_deref().unwrap_or("?")
+        )));
+    }
+    notes.push(format!("mod {mod_h1}"));
+
+    let recorded = artifact(ArtifactKind::Zip)?;
+    let zip = get("zip")?;
+    let zip_h1 = gomod::hash::hash_zip(&zip.body).map_err(|e| {
+        Failure::smoke(format!("the zip served for {what} is not a readable zip"))
+            .with_detail(e.to_string())
+    })?;
+    let published = recorded.h1.as_deref().unwrap_or("");
+    if zip_h1 != published {
+        return Err(Failure::smoke(format!(
+            "the registry serves a different zip for {what}: {zip_h1}, published {published}"
+        )));
+    }
+    let same_bytes = sha256_hex(&zip.body) == recorded.sha256;
+    notes.push(format!(
+        "zip {zip_h1} ({} bytes{})",
+        zip.body.len(),
+        if same_bytes { ", byte-identical" } else { ", same files, other zip bytes" }
+    ));
+    Ok(notes.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_urls_are_case_escaped() {
+        assert_eq!(
+            proxy_url("http://r", "example.com/Foo/v2", Some("v2.0.0-20261127221005-0123456789ab"), "zip").unwrap(),
+            "http://r/example.com/!foo/v2/@v/v2.0.0-20261127221005-0123456789ab.zip"
+        );
+        assert_eq!(
+            proxy_url("http://r", "example.com/Foo", None, "").unwrap(),
+            "http://r/example.com/!foo/@v/list"
+        );
+    }
+}
