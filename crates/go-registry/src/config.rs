@@ -385,6 +385,58 @@ mod tests {
         assert!(toks[0].matches(b"a"));
     }
 
+    fn args(extra: &[&str]) -> Args {
+        let mut argv = vec!["go-registry", "--storage", "/tmp/x/modules"];
+        argv.extend_from_slice(extra);
+        Args::try_parse_from(argv).unwrap()
+    }
+
+    #[test]
+    fn upstream_resolution() {
+        let never = || -> Option<String> { panic!("go env must not run") };
+        let c = Config::from_args(&args(&["--upstream", "off"]), None, never).unwrap();
+        assert_eq!(c.upstream, None);
+        let c =
+            Config::from_args(&args(&["--upstream", "http://127.0.0.1:9/"]), None, never).unwrap();
+        assert_eq!(c.upstream.as_deref(), Some("http://127.0.0.1:9"));
+        // Default: the first http(s) entry of `go env GOPROXY`.
+        let c = Config::from_args(&args(&[]), None, || {
+            Some("direct,http://127.0.0.1:7,off".into())
+        })
+        .unwrap();
+        assert_eq!(c.upstream.as_deref(), Some("http://127.0.0.1:7"));
+        let c = Config::from_args(&args(&[]), None, || Some("off".into())).unwrap();
+        assert_eq!(c.upstream, None);
+        assert!(matches!(
+            Config::from_args(&args(&["--upstream", "ftp://x"]), None, never),
+            Err(ConfigError::BadUpstream(_))
+        ));
+    }
+
+    #[test]
+    fn tokens_and_modes() {
+        let never = || -> Option<String> { None };
+        let c = Config::from_args(&args(&[]), Some(" t0k \n".into()), never).unwrap();
+        assert_eq!(c.tokens.len(), 1);
+        assert!(c.tokens[0].matches(b"t0k"));
+        assert!(matches!(
+            Config::from_args(&args(&["--mode", "upload-only"]), None, never),
+            Err(ConfigError::NoToken)
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("t");
+        std::fs::write(&f, "# nothing\n\n").unwrap();
+        let a = args(&["--token-file", f.to_str().unwrap()]);
+        assert!(matches!(
+            Config::from_args(&a, Some("env".into()), never),
+            Err(ConfigError::EmptyTokenFile(_))
+        ));
+        std::fs::write(&f, "a\nb\n").unwrap();
+        let c = Config::from_args(&a, Some("env".into()), never).unwrap();
+        assert_eq!(c.tokens.len(), 2, "the file wins over the environment");
+        assert!(!c.tokens.iter().any(|t| t.matches(b"env")));
+    }
+
     #[test]
     fn default_staging_is_a_sibling() {
         assert_eq!(

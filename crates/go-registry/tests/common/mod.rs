@@ -4,6 +4,7 @@
 //!
 //! Reusable by other suites (the e2e crate includes this file with `#[path]`): it needs
 //! only `reqwest` (blocking + multipart), `gomod`, `tempfile`, `serde_json` and `zip`.
+//! Outside this crate the binary is found through `GO_REGISTRY_BIN` (see [`registry_bin`]).
 //!
 //! Processes are killed when their handle drops; their stderr is captured so a failing
 //! test can print it ([`Registry::logs`]).
@@ -35,6 +36,21 @@ pub fn tools_dir() -> PathBuf {
                 .join("../..")
                 .join(".tools")
         })
+}
+
+/// The `go-registry` binary: `GO_REGISTRY_BIN` if set, else Cargo's path for this crate's
+/// own tests, else `<repo>/target/debug/go-registry`.
+pub fn registry_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("GO_REGISTRY_BIN") {
+        return PathBuf::from(p);
+    }
+    if let Some(p) = option_env!("CARGO_BIN_EXE_go-registry") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    target.join("debug/go-registry")
 }
 
 /// A free loopback TCP port (bound then released; only for programs that cannot report
@@ -105,7 +121,7 @@ impl Registry {
                 (Some(t), p)
             }
         };
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_go-registry"));
+        let mut cmd = Command::new(registry_bin());
         cmd.arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--storage")
