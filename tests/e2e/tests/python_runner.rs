@@ -85,7 +85,8 @@ fn state_dir(root: &Path) -> PathBuf {
 
 fn read_state(root: &Path, key: &str) -> Result<serde_json::Value> {
     let path = state_dir(root).join(format!("{key}.json"));
-    let text = std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
     Ok(serde_json::from_str(&text)?)
 }
 
@@ -136,7 +137,10 @@ fn index_files(devpi: &Devpi, project: &str) -> Result<Vec<(String, String)>> {
         .map(|f| {
             (
                 f["filename"].as_str().unwrap_or_default().to_owned(),
-                f["hashes"]["sha256"].as_str().unwrap_or_default().to_owned(),
+                f["hashes"]["sha256"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
             )
         })
         .collect())
@@ -179,7 +183,8 @@ fn run_python_publishes_smokes_and_records_state_then_fails_cleanly() -> Result<
     let run = pkgrun(&root, &devpi, &["run", "python"], &[])?;
     ensure!(run.code == 0, "pkgrun run python failed:\n{run}");
     assert!(
-        run.stderr.contains("[packages:python-publish] ") && run.stderr.contains("[packages:python-smoke] "),
+        run.stderr.contains("[packages:python-publish] ")
+            && run.stderr.contains("[packages:python-smoke] "),
         "{run}"
     );
     assert_eq!(tree_hash(&root)?, before, "pkgrun changed the workspace");
@@ -188,7 +193,10 @@ fn run_python_publishes_smokes_and_records_state_then_fails_cleanly() -> Result<
     let sdk = read_state(&root, "ameide-sdk-python")?;
     for (doc, project) in [(&telemetry, "ameide-telemetry"), (&sdk, "ameide-sdk")] {
         let version = doc["version"].as_str().unwrap_or_default();
-        assert!(snapshot_version_ok(version), "bad snapshot version {version}");
+        assert!(
+            snapshot_version_ok(version),
+            "bad snapshot version {version}"
+        );
         assert_eq!(doc["package"], project);
         assert_eq!(doc["git_sha"], SHA12);
         assert_eq!(doc["registry"], devpi.simple_url().as_str());
@@ -198,9 +206,18 @@ fn run_python_publishes_smokes_and_records_state_then_fails_cleanly() -> Result<
             .as_array()
             .context("checks")?
             .iter()
-            .map(|c| (c["name"].as_str().unwrap_or_default(), c["status"].as_str().unwrap_or_default()))
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap_or_default(),
+                    c["status"].as_str().unwrap_or_default(),
+                )
+            })
             .collect();
-        assert_eq!(checks, [("protocol", "passed"), ("consumer", "passed")], "{doc:#}");
+        assert_eq!(
+            checks,
+            [("protocol", "passed"), ("consumer", "passed")],
+            "{doc:#}"
+        );
         let probe = &doc["smoke"]["upstream_probe"];
         assert_eq!(probe["target"], "requests==2.32.3");
         assert_eq!(probe["status"], "passed");
@@ -216,11 +233,16 @@ fn run_python_publishes_smokes_and_records_state_then_fails_cleanly() -> Result<
         assert_eq!(kinds, ["wheel", "sdist"]);
         let mut listed = index_files(&devpi, project)?;
         listed.sort();
-        let mut expected: Vec<(String, String)> =
-            recorded.iter().map(|a| (a.0.clone(), a.2.clone())).collect();
+        let mut expected: Vec<(String, String)> = recorded
+            .iter()
+            .map(|a| (a.0.clone(), a.2.clone()))
+            .collect();
         expected.sort();
         assert_eq!(listed, expected);
-        assert!(recorded.iter().all(|a| a.0.contains(version)), "{recorded:?}");
+        assert!(
+            recorded.iter().all(|a| a.0.contains(version)),
+            "{recorded:?}"
+        );
     }
     let telemetry_version = telemetry["version"].as_str().unwrap_or_default();
     let sdk_version = sdk["version"].as_str().unwrap_or_default();
@@ -245,7 +267,11 @@ fn run_python_publishes_smokes_and_records_state_then_fails_cleanly() -> Result<
         .env_remove("PIP_FIND_LINKS")
         .current_dir(tmp.path())
         .output()?;
-    ensure!(out.status.success(), "pip install: {}", String::from_utf8_lossy(&out.stderr));
+    ensure!(
+        out.status.success(),
+        "pip install: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = Command::new(venv.python())
         .args([
             "-I",
@@ -256,7 +282,11 @@ fn run_python_publishes_smokes_and_records_state_then_fails_cleanly() -> Result<
         ])
         .current_dir(tmp.path())
         .output()?;
-    ensure!(out.status.success(), "import: {}", String::from_utf8_lossy(&out.stderr));
+    ensure!(
+        out.status.success(),
+        "import: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         format!("{sdk_version} {telemetry_version}")
@@ -271,11 +301,22 @@ fn run_python_publishes_smokes_and_records_state_then_fails_cleanly() -> Result<
         })
         .collect::<Result<_>>()?;
     let wrong = "not-the-password-7f3a";
-    let run = pkgrun(&root, &devpi, &["publish", "python"], &[("AMEIDE_PYPI_PASSWORD", wrong)])?;
+    let run = pkgrun(
+        &root,
+        &devpi,
+        &["publish", "python"],
+        &[("AMEIDE_PYPI_PASSWORD", wrong)],
+    )?;
     assert_eq!(run.code, 3, "{run}");
     assert!(run.stderr.contains("HTTP 401"), "{run}");
-    assert!(run.stderr.contains("AMEIDE_PYPI_PASSWORD"), "no hint: {run}");
-    assert!(!run.stderr.contains(wrong) && !run.stdout.contains(wrong), "secret leaked: {run}");
+    assert!(
+        run.stderr.contains("AMEIDE_PYPI_PASSWORD"),
+        "no hint: {run}"
+    );
+    assert!(
+        !run.stderr.contains(wrong) && !run.stdout.contains(wrong),
+        "secret leaked: {run}"
+    );
     assert!(run.stderr.contains("skip ameide-sdk"), "{run}");
     for (path, bytes) in &saved {
         assert_eq!(&std::fs::read(path)?, bytes, "{} changed", path.display());
@@ -313,7 +354,11 @@ fn override_version_reupload_identical_conflict_and_build_failure() -> Result<()
         assert_eq!(doc["publish"]["outcome"], "already-present", "{doc:#}");
     }
     let second_doc = read_state(&root, "ameide-telemetry-python")?;
-    assert_eq!(artifacts(&second_doc), artifacts(&first_doc), "the rebuild is not reproducible");
+    assert_eq!(
+        artifacts(&second_doc),
+        artifacts(&first_doc),
+        "the rebuild is not reproducible"
+    );
     for project in ["ameide-telemetry", "ameide-sdk"] {
         let files = index_files(&devpi, project)?;
         assert_eq!(files.len(), 2, "{project}: {files:?}");
@@ -332,16 +377,25 @@ fn override_version_reupload_identical_conflict_and_build_failure() -> Result<()
         .into_iter()
         .find(|a| a.1 == "wheel")
         .context("wheel")?;
-    assert!(third.stderr.contains(&old_sha), "registry digest not named: {third}");
+    assert!(
+        third.stderr.contains(&old_sha),
+        "registry digest not named: {third}"
+    );
     let line = third
         .stderr
         .lines()
         .find(|l| l.contains(&wheel) && l.contains("this build has sha256 "))
         .with_context(|| format!("new digest not named: {third}"))?;
     let new_sha = &line[line.find("this build has sha256 ").unwrap() + 22..][..64];
-    assert!(new_sha.bytes().all(|b| b.is_ascii_hexdigit()) && new_sha != old_sha, "{line}");
+    assert!(
+        new_sha.bytes().all(|b| b.is_ascii_hexdigit()) && new_sha != old_sha,
+        "{line}"
+    );
     assert!(third.stderr.contains("skip ameide-sdk"), "{third}");
-    assert_eq!(std::fs::read(state_dir(&root).join("ameide-telemetry-python.json"))?, saved);
+    assert_eq!(
+        std::fs::read(state_dir(&root).join("ameide-telemetry-python.json"))?,
+        saved
+    );
 
     // A build backend that fails: exit 3, its output shown with the standard prefix.
     let pkg = root.join("packages/ameide_telemetry_python");
@@ -358,9 +412,12 @@ fn override_version_reupload_identical_conflict_and_build_failure() -> Result<()
     let fourth = pkgrun(&root, &devpi, &["publish", "python"], &[])?;
     assert_eq!(fourth.code, 3, "{fourth}");
     assert!(
-        fourth.stderr.lines().any(|l| l.starts_with("[packages:python-publish] ")
-            && l.contains(" info | ")
-            && l.ends_with("pkgrun-e2e: deliberate build failure")),
+        fourth
+            .stderr
+            .lines()
+            .any(|l| l.starts_with("[packages:python-publish] ")
+                && l.contains(" info | ")
+                && l.ends_with("pkgrun-e2e: deliberate build failure")),
         "the build's output is not shown with the standard prefix:\n{fourth}"
     );
     assert!(fourth.stderr.contains("skip ameide-sdk"), "{fourth}");

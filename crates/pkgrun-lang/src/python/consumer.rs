@@ -25,7 +25,11 @@ use crate::failure::{Failure, FailureKind};
 const PIP_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
 /// A pip (or venv) child that sees only the contract's index.
-fn pip_child(name: impl Into<String>, program: impl AsRef<std::ffi::OsStr>, env: &PyEnv) -> StepCommand {
+fn pip_child(
+    name: impl Into<String>,
+    program: impl AsRef<std::ffi::OsStr>,
+    env: &PyEnv,
+) -> StepCommand {
     index_only(StepCommand::new(name, program), env)
         .env("PIP_CONFIG_FILE", "/dev/null")
         .env_remove("PIP_REQUIRE_VIRTUALENV")
@@ -52,14 +56,20 @@ fn authenticated(env: &PyEnv, url: &Url) -> Url {
 fn fetch_html_page(ctx: &Context, env: &PyEnv, name: &str) -> Result<Vec<IndexFile>, Failure> {
     let url = index::project_page_url(env.index.expose(), name);
     let reply = ctx.http.send(url.as_str(), |c| {
-        c.get(url.clone()).header(reqwest::header::ACCEPT, "text/html")
+        c.get(url.clone())
+            .header(reqwest::header::ACCEPT, "text/html")
     })?;
     let shown = index::project_page_url(&env.index.without_credentials(), name);
     if !reply.is_success() {
-        return Err(Failure::smoke(format!("{shown} answered HTTP {}", reply.status))
-            .with_detail(reply.text_excerpt()));
+        return Err(
+            Failure::smoke(format!("{shown} answered HTTP {}", reply.status))
+                .with_detail(reply.text_excerpt()),
+        );
     }
-    Ok(index::parse_html_page(&shown, &String::from_utf8_lossy(&reply.body)))
+    Ok(index::parse_html_page(
+        &shown,
+        &String::from_utf8_lossy(&reply.body),
+    ))
 }
 
 /// Protocol check: the JSON and HTML project pages both list every recorded file with
@@ -77,15 +87,17 @@ pub(crate) fn check_protocol(
     let html = fetch_html_page(ctx, env, &package.name)?;
     let mut problems = Vec::new();
     for artifact in &doc.artifacts {
-        let find = |files: &[IndexFile]| files.iter().find(|f| f.filename == artifact.file).cloned();
+        let find =
+            |files: &[IndexFile]| files.iter().find(|f| f.filename == artifact.file).cloned();
         let in_json = find(&json);
         let in_html = find(&html);
         for (form, entry) in [("PEP 691 JSON", &in_json), ("PEP 503 HTML", &in_html)] {
             match entry {
                 None => problems.push(format!("{}: not listed on the {form} page", artifact.file)),
-                Some(IndexFile { sha256: None, .. }) => {
-                    problems.push(format!("{}: the {form} page gives no sha256", artifact.file))
-                }
+                Some(IndexFile { sha256: None, .. }) => problems.push(format!(
+                    "{}: the {form} page gives no sha256",
+                    artifact.file
+                )),
                 Some(IndexFile {
                     sha256: Some(sha), ..
                 }) if *sha != artifact.sha256 => problems.push(format!(
@@ -99,7 +111,10 @@ pub(crate) fn check_protocol(
             let url = authenticated(env, &entry.url);
             let reply = ctx.http.get(url.as_str())?;
             if reply.status != StatusCode::OK {
-                problems.push(format!("{}: GET {} answered HTTP {}", artifact.file, entry.url, reply.status));
+                problems.push(format!(
+                    "{}: GET {} answered HTTP {}",
+                    artifact.file, entry.url, reply.status
+                ));
             } else {
                 let served = sha256_hex(&reply.body);
                 if served != artifact.sha256 {
@@ -229,7 +244,9 @@ fn downloaded_url(output: &Output) -> Option<Url> {
     output.lines.iter().find_map(|l| {
         let rest = l.text.trim_start().strip_prefix("Downloading ")?;
         let token = rest.split_whitespace().next()?;
-        Url::parse(token).ok().filter(|u| u.scheme().starts_with("http"))
+        Url::parse(token)
+            .ok()
+            .filter(|u| u.scheme().starts_with("http"))
     })
 }
 
@@ -243,7 +260,9 @@ pub(crate) fn probe_upstream(
     target: &str,
 ) -> Result<ProbeEvidence, Failure> {
     let (name, version) = target.split_once("==").ok_or_else(|| {
-        Failure::usage(format!("python upstream_probe {target:?} is not `name==version`"))
+        Failure::usage(format!(
+            "python upstream_probe {target:?} is not `name==version`"
+        ))
     })?;
     let root = ctx.scratch_dir("upstream-probe")?;
     let index_origin = env.index.expose().origin();
@@ -290,12 +309,15 @@ pub(crate) fn probe_upstream(
         )));
     }
     let page = fetch_json_page(ctx, env, name)?.unwrap_or_default();
-    let entry = page.iter().find(|f| f.filename == second.0).ok_or_else(|| {
-        Failure::smoke(format!(
-            "{} (version {version}) is not listed on the index page of {name}",
-            second.0
-        ))
-    })?;
+    let entry = page
+        .iter()
+        .find(|f| f.filename == second.0)
+        .ok_or_else(|| {
+            Failure::smoke(format!(
+                "{} (version {version}) is not listed on the index page of {name}",
+                second.0
+            ))
+        })?;
     if entry.sha256.as_deref() != Some(second.1.as_str()) {
         return Err(Failure::smoke(format!(
             "the index page lists {} with sha256 {:?}, the download has {}",

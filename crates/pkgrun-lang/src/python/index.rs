@@ -78,7 +78,10 @@ pub fn parse_html_page(page_url: &Url, body: &str) -> Vec<IndexFile> {
     let mut out = Vec::new();
     let mut rest = body;
     while let Some(start) = find_ascii_ci(rest, "<a ") {
-        let tag_end = rest[start..].find('>').map(|e| start + e).unwrap_or(rest.len());
+        let tag_end = rest[start..]
+            .find('>')
+            .map(|e| start + e)
+            .unwrap_or(rest.len());
         let tag = &rest[start..tag_end];
         if let Some(href) = attribute(tag, "href") {
             let href = html_unescape(href);
@@ -178,7 +181,10 @@ pub fn version_of_filename(filename: &str) -> Option<&str> {
 /// Whether two PEP 440 versions are the same version (`1.0` = `1.0.0`, case and
 /// separators normalized); falls back to string equality for unparseable input.
 pub fn same_version(a: &str, b: &str) -> bool {
-    match (a.parse::<pep440_rs::Version>(), b.parse::<pep440_rs::Version>()) {
+    match (
+        a.parse::<pep440_rs::Version>(),
+        b.parse::<pep440_rs::Version>(),
+    ) {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
     }
@@ -195,9 +201,15 @@ mod tests {
     #[test]
     fn project_page_urls() {
         let simple = Url::parse("http://127.0.0.1:3141/root/ameide/+simple/").unwrap();
-        assert_eq!(project_page_url(&simple, "Ameide_Telemetry").as_str(), page().as_str());
+        assert_eq!(
+            project_page_url(&simple, "Ameide_Telemetry").as_str(),
+            page().as_str()
+        );
         let no_slash = Url::parse("http://h/simple").unwrap();
-        assert_eq!(project_page_url(&no_slash, "a.b").as_str(), "http://h/simple/a-b/");
+        assert_eq!(
+            project_page_url(&no_slash, "a.b").as_str(),
+            "http://h/simple/a-b/"
+        );
     }
 
     // Captured from devpi-server 6.20.3.
@@ -238,7 +250,10 @@ mod tests {
             version_of_filename("ameide_sdk-0.1.0.dev1+gabc-py3-none-any.whl"),
             Some("0.1.0.dev1+gabc")
         );
-        assert_eq!(version_of_filename("ameide_sdk-1.4.0.tar.gz"), Some("1.4.0"));
+        assert_eq!(
+            version_of_filename("ameide_sdk-1.4.0.tar.gz"),
+            Some("1.4.0")
+        );
         assert_eq!(version_of_filename("readme.txt"), None);
         assert!(same_version("1.4", "1.4.0"));
         assert!(same_version("1.4.0-rc1", "1.4.0rc1"));

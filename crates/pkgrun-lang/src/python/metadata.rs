@@ -92,7 +92,8 @@ pub fn parse(text: &str) -> CoreMetadata {
             continue;
         }
         if let Some((k, v)) = line.split_once(':') {
-            meta.fields.push((k.trim().to_string(), v.trim().to_string()));
+            meta.fields
+                .push((k.trim().to_string(), v.trim().to_string()));
         }
     }
     meta.body = lines.collect();
@@ -112,9 +113,7 @@ pub fn read_wheel(path: &Path) -> Result<CoreMetadata, MetadataError> {
     })?;
     let name = archive
         .file_names()
-        .find(|n| {
-            n.ends_with(".dist-info/METADATA") && n.matches('/').count() == 1
-        })
+        .find(|n| n.ends_with(".dist-info/METADATA") && n.matches('/').count() == 1)
         .map(str::to_string)
         .ok_or_else(|| MetadataError::Missing { file: file.clone() })?;
     let mut entry = archive
@@ -181,7 +180,8 @@ mod tests {
         let opts = zip::write::SimpleFileOptions::default();
         zip.start_file("a/__init__.py", opts).unwrap();
         zip.start_file("a-1.0.dist-info/METADATA", opts).unwrap();
-        std::io::Write::write_all(&mut zip, b"Metadata-Version: 2.1\nName: a\nVersion: 1.0\n").unwrap();
+        std::io::Write::write_all(&mut zip, b"Metadata-Version: 2.1\nName: a\nVersion: 1.0\n")
+            .unwrap();
         zip.finish().unwrap();
         let m = read_wheel(&path).unwrap();
         assert_eq!(m.get("version"), Some("1.0"));

@@ -103,9 +103,18 @@ impl<'a> PyEnv<'a> {
         let user_var = format!("{prefix}_PYPI_USERNAME");
         let pass_var = format!("{prefix}_PYPI_PASSWORD");
         Ok(PyEnv {
-            repository: ctx.env.url(&repo_var).ok_or_else(|| missing(repo_var.clone()))?,
-            username: ctx.env.text(&user_var).ok_or_else(|| missing(user_var.clone()))?,
-            password: ctx.env.secret(&pass_var).ok_or_else(|| missing(pass_var.clone()))?,
+            repository: ctx
+                .env
+                .url(&repo_var)
+                .ok_or_else(|| missing(repo_var.clone()))?,
+            username: ctx
+                .env
+                .text(&user_var)
+                .ok_or_else(|| missing(user_var.clone()))?,
+            password: ctx
+                .env
+                .secret(&pass_var)
+                .ok_or_else(|| missing(pass_var.clone()))?,
             index: ctx
                 .env
                 .url("PIP_INDEX_URL")
@@ -224,13 +233,17 @@ impl Adapter for Python {
         let edited = pyproject::stamp_and_pin(&text, &job.version, &pins).map_err(|e| {
             Failure::publish(format!("cannot stamp {} {}", job.package.name, job.version))
                 .with_detail(e.to_string())
-                .with_hint("pkgrun needs a static [project].version to replace (see docs/python.md)")
+                .with_hint(
+                    "pkgrun needs a static [project].version to replace (see docs/python.md)",
+                )
         })?;
         std::fs::write(&manifest, edited)?;
 
         let out = ctx.scratch_dir(&format!("dist-{}", job.package.state_key))?;
         ctx.run(&self.build_command(job, &out, &env), FailureKind::Publish)
-            .map_err(|f| f.with_hint("the package's build backend failed: its output is shown above"))?;
+            .map_err(|f| {
+                f.with_hint("the package's build backend failed: its output is shown above")
+            })?;
         collect_build(&out, job)
     }
 
@@ -259,12 +272,7 @@ impl Adapter for Python {
         upload::upload(ctx, &PyEnv::from(ctx)?, job, build)
     }
 
-    fn is_visible(
-        &self,
-        ctx: &Context,
-        package: &Package,
-        version: &str,
-    ) -> Result<bool, Failure> {
+    fn is_visible(&self, ctx: &Context, package: &Package, version: &str) -> Result<bool, Failure> {
         let env = PyEnv::from(ctx)?;
         let files = match upload::fetch_json_page(ctx, &env, &package.name)? {
             Some(files) => files,
@@ -311,7 +319,10 @@ fn collect_build(out: &Path, job: &BuildJob) -> Result<PythonBuild, Failure> {
     let mut sdists = Vec::new();
     for entry in std::fs::read_dir(out)? {
         let path = entry?.path();
-        let Some(filename) = path.file_name().and_then(|n| n.to_str()).map(str::to_string)
+        let Some(filename) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_string)
         else {
             continue;
         };
@@ -325,7 +336,11 @@ fn collect_build(out: &Path, job: &BuildJob) -> Result<PythonBuild, Failure> {
     let (wheel, sdist) = match (wheels.as_slice(), sdists.as_slice()) {
         ([w], [s]) => (w.clone(), s.clone()),
         _ => {
-            let listed: Vec<&str> = wheels.iter().chain(&sdists).map(|(_, n)| n.as_str()).collect();
+            let listed: Vec<&str> = wheels
+                .iter()
+                .chain(&sdists)
+                .map(|(_, n)| n.as_str())
+                .collect();
             return Err(Failure::publish(format!(
                 "the build of {what} did not produce exactly one wheel and one sdist"
             ))
@@ -343,7 +358,9 @@ fn collect_build(out: &Path, job: &BuildJob) -> Result<PythonBuild, Failure> {
         return Err(Failure::publish(format!(
             "the build of {what} produced {built_name} {built_version}"
         ))
-        .with_hint("the backend must take the name and the static [project].version from pyproject.toml"));
+        .with_hint(
+            "the backend must take the name and the static [project].version from pyproject.toml",
+        ));
     }
     let mut files = Vec::new();
     for ((path, filename), kind) in [(wheel, ArtifactKind::Wheel), (sdist, ArtifactKind::Sdist)] {

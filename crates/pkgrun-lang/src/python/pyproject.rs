@@ -37,9 +37,9 @@ pub struct SiblingPin {
 
 /// Returns `text` with the version stamped and the siblings pinned.
 pub fn stamp_and_pin(text: &str, version: &str, pins: &[SiblingPin]) -> Result<String, EditError> {
-    let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
-        EditError::Parse(e.message().to_string())
-    })?;
+    let mut doc: DocumentMut = text
+        .parse()
+        .map_err(|e: toml_edit::TomlError| EditError::Parse(e.message().to_string()))?;
     let project = doc
         .get_mut("project")
         .and_then(Item::as_table_like_mut)
@@ -216,7 +216,10 @@ packages = ["src/ameide_sdk"]
         let text = "[project]\nname = \"a\"\nversion = \"1.0\"\ndependencies = [\"ameide-telemetry\"]\n\n[tool.uv.sources]\nameide-telemetry = { workspace = true }\n";
         let out = stamp_and_pin(text, "2.0", &pins()).unwrap();
         assert!(!out.contains("tool.uv.sources"), "{out}");
-        assert!(out.contains("\"ameide-telemetry==0.1.0.dev20261127221005+g0123456789ab\""), "{out}");
+        assert!(
+            out.contains("\"ameide-telemetry==0.1.0.dev20261127221005+g0123456789ab\""),
+            "{out}"
+        );
         assert!(out.contains("version = \"2.0\""), "{out}");
     }
 
@@ -239,7 +242,10 @@ packages = ["src/ameide_sdk"]
     fn requirement_forms() {
         let p = pins();
         let v = "0.1.0.dev20261127221005+g0123456789ab";
-        assert_eq!(pin_requirement("ameide-telemetry", &p), Some(format!("ameide-telemetry=={v}")));
+        assert_eq!(
+            pin_requirement("ameide-telemetry", &p),
+            Some(format!("ameide-telemetry=={v}"))
+        );
         assert_eq!(
             pin_requirement("ameide.telemetry @ file:///x ; sys_platform == 'linux'", &p),
             Some(format!("ameide.telemetry=={v}; sys_platform == 'linux'"))

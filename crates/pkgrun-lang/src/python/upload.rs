@@ -30,7 +30,8 @@ pub(crate) fn fetch_json_page(
 ) -> Result<Option<Vec<IndexFile>>, Failure> {
     let url = index::project_page_url(env.index.expose(), name);
     let reply = ctx.http.send(url.as_str(), |c| {
-        c.get(url.clone()).header(reqwest::header::ACCEPT, JSON_MEDIA_TYPE)
+        c.get(url.clone())
+            .header(reqwest::header::ACCEPT, JSON_MEDIA_TYPE)
     })?;
     if reply.status == StatusCode::NOT_FOUND {
         return Ok(None);
@@ -51,7 +52,10 @@ pub(crate) fn fetch_json_page(
     if is_json {
         index::parse_json_page(&page_url, &reply.body)
             .map(Some)
-            .map_err(|e| Failure::publish(format!("the index {shown} served a bad page for {name}")).with_detail(e))
+            .map_err(|e| {
+                Failure::publish(format!("the index {shown} served a bad page for {name}"))
+                    .with_detail(e)
+            })
     } else {
         Ok(Some(index::parse_html_page(
             &page_url,
@@ -157,7 +161,7 @@ fn form(build: &PythonBuild, file: &BuiltFile) -> Form {
             // name-version(-build)?-python-abi-platform.whl: the python tag.
             file.filename
                 .trim_end_matches(".whl")
-                .rsplitn(4, '-')
+                .rsplit('-')
                 .nth(2)
                 .unwrap_or("py3")
                 .to_string(),
@@ -203,6 +207,20 @@ fn upload_file(
         }
     };
     let excerpt = || title_or_excerpt(&reply.body);
+    // devpi's reason repeats the status for plain refusals ("401 Unauthorized").
+    let reason = |f: Failure| {
+        let text = excerpt();
+        let status_line = format!(
+            "{} {}",
+            reply.status.as_u16(),
+            reply.status.canonical_reason().unwrap_or_default()
+        );
+        if text.is_empty() || text == status_line {
+            f
+        } else {
+            f.with_detail(text)
+        }
+    };
     let outcome = match reply.status {
         s if s.is_success() => {
             if excerpt().to_ascii_lowercase().contains("identical") {
@@ -213,20 +231,18 @@ fn upload_file(
         }
         StatusCode::CONFLICT => Ok(FileOutcome::Exists),
         StatusCode::BAD_REQUEST if excerpt().contains("exist") => Ok(FileOutcome::Exists),
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(Failure::publish(format!(
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(reason(Failure::publish(format!(
             "the registry at {url} refused the upload of {} (HTTP {})",
             file.filename, reply.status
-        ))
-        .with_detail(excerpt())
+        )))
         .with_hint(format!(
             "check {prefix}_PYPI_USERNAME and {prefix}_PYPI_PASSWORD, and that the user may upload to this index",
             prefix = ctx.config.env_prefix()
         ))),
-        status => Err(Failure::publish(format!(
+        status => Err(reason(Failure::publish(format!(
             "the registry at {url} refused the upload of {} (HTTP {status})",
             file.filename
-        ))
-        .with_detail(excerpt())),
+        )))),
     };
     match &outcome {
         Ok(_) => {
@@ -248,7 +264,11 @@ fn title_or_excerpt(body: &[u8]) -> String {
         }
     }
     let text = text.trim();
-    let cut = text.char_indices().nth(300).map(|(i, _)| i).unwrap_or(text.len());
+    let cut = text
+        .char_indices()
+        .nth(300)
+        .map(|(i, _)| i)
+        .unwrap_or(text.len());
     text[..cut].to_string()
 }
 
