@@ -103,14 +103,15 @@ impl AppState {
         map.entry(key.to_string()).or_default().clone()
     }
 
-    /// Drop the lock entry of a finished fetch (if nobody else holds it).
+    /// Drop the lock entry of a finished fetch once no request holds it any more (callers
+    /// drop their clone first; the last one out removes the entry).
     pub(crate) fn inflight_done(&self, key: &str) {
         let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(lock) = map.get(key) {
-            // One reference in the map, one held by the caller.
-            if Arc::strong_count(lock) <= 2 {
-                map.remove(key);
-            }
+        if map
+            .get(key)
+            .is_some_and(|lock| Arc::strong_count(lock) == 1)
+        {
+            map.remove(key);
         }
     }
 }
