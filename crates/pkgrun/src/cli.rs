@@ -99,6 +99,27 @@ pub enum Command {
     )]
     Step(StepArgs),
 
+    /// Publish snapshot versions of a language's packages to its registry.
+    #[command(
+        long_about = "Publish every configured package of the given languages (default: all configured) to the language's registry, in dependency order.\n\nEach package is stamped with its snapshot version (or the {PREFIX}_{LANG}_SDK_VERSION override), built from a throwaway copy of its directory (the workspace is never modified) and uploaded. A sibling dependency is pinned to the version published in the same run, and a package is only built once the siblings it depends on are visible through the URL consumers use; packages that depend on a failed package are skipped. A version already in the registry with identical bytes counts as published; with different bytes it is an error naming both digests.\n\nState documents (`<state_dir>/<state_key>.json`, smoke `not-run`) and `<state_dir>/<lang>-version` are written atomically; a package that failed keeps its previous state file.",
+        after_help = PIPELINE_HELP
+    )]
+    Publish(PipelineArgs),
+
+    /// Smoke-test the published versions recorded in the state directory.
+    #[command(
+        long_about = "Smoke-test the versions recorded in the state directory for the given languages (default: all configured), as a downstream service would consume them:\n\n  protocol   the registry lists the version and serves byte-identical artifacts\n  consumer   a fresh, empty environment installs the version from the registry and imports every configured smoke import\n  upstream   the language's upstream_probe is fetched twice through the registry, proving it proxies and caches\n\nThe results are written into the state documents; a failed check fails the command with exit code 4.",
+        after_help = PIPELINE_HELP
+    )]
+    Smoke(PipelineArgs),
+
+    /// Publish, then smoke-test, then record state (the whole job).
+    #[command(
+        long_about = "The whole job for the given languages (default: all configured): `publish`, then `smoke` of what was published, with the state documents written after each phase. Languages run one after the other and independently: a failure in one does not stop the next. The exit code is the worst failure's.",
+        after_help = PIPELINE_HELP
+    )]
+    Run(PipelineArgs),
+
     /// Inspect or clean the state directory.
     #[command(subcommand)]
     State(StateCommand),
@@ -204,6 +225,28 @@ pub struct EnvArgs {
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Languages to print (default: every configured language).
+    #[arg(value_parser = parse_lang)]
+    pub langs: Vec<Lang>,
+}
+
+const PIPELINE_HELP: &str = "\
+Examples:
+  pkgrun run                          publish and smoke every configured language
+  pkgrun publish go                   publish the Go modules only
+  VERBOSE=1 pkgrun smoke python ts    smoke what the state directory records, with tool output
+
+Environment (checked before anything is touched; all problems reported at once, exit 2):
+  go:      GO_REGISTRY_URL, GO_REGISTRY_TOKEN, GONOSUMDB; GOPRIVATE/GONOPROXY must not cover GONOSUMDB's prefixes
+  python:  {PREFIX}_PYPI_REPOSITORY_URL, {PREFIX}_PYPI_USERNAME, {PREFIX}_PYPI_PASSWORD, PIP_INDEX_URL
+  ts:      NPM_REGISTRY_URL, NPM_AUTH_TOKEN
+  publish: SOURCE_GIT_SHA (else HEAD of the repository), {PREFIX}_{LANG}_SDK_VERSION overrides
+
+Exit codes: 0 ok; 2 usage, config or environment error; 3 publish failed; 4 smoke failed;
+5 registry unreachable after bounded retries.";
+
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
+    /// Languages to act on (default: every configured language).
     #[arg(value_parser = parse_lang)]
     pub langs: Vec<Lang>,
 }

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod env;
 pub mod log;
+pub mod pipeline;
 pub mod state;
 pub mod step;
 pub mod version;
@@ -28,6 +29,9 @@ pub fn dispatch(command: Command, globals: &Globals) -> Result<Outcome> {
     match command {
         Command::Log(args) => log::run(args, globals),
         Command::Step(args) => step::run(args, globals),
+        Command::Publish(args) => pipeline::run(pipeline::Phases::Publish, args, globals),
+        Command::Smoke(args) => pipeline::run(pipeline::Phases::Smoke, args, globals),
+        Command::Run(args) => pipeline::run(pipeline::Phases::Run, args, globals),
         Command::State(StateCommand::Show { json }) => state::show(json, globals),
         Command::State(StateCommand::Clean) => state::clean(globals),
         Command::Env(args) => env::run(args, globals),
