@@ -85,6 +85,15 @@ impl RedactedUrl {
         url
     }
 
+    /// The URL without credentials and without a trailing `/`, for joining paths onto
+    /// it and for printing.
+    pub fn base_without_slash(&self) -> String {
+        self.without_credentials()
+            .as_str()
+            .trim_end_matches('/')
+            .to_string()
+    }
+
     /// The full URL including credentials. Only for handing it to a client.
     pub fn expose(&self) -> &Url {
         &self.0
@@ -133,6 +142,7 @@ mod tests {
             u.without_credentials().as_str(),
             "http://127.0.0.1:3141/root/x/"
         );
+        assert_eq!(u.base_without_slash(), "http://127.0.0.1:3141/root/x");
         assert_eq!(u.expose().password(), Some("hunter2"));
     }
 

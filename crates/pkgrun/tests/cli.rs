@@ -256,6 +256,36 @@ fn step_failure_shows_all_output_before_fail_and_passes_the_exit_code() {
 }
 
 #[test]
+fn step_keeps_the_exact_order_of_stdout_and_stderr_lines() {
+    let ws = Workspace::new();
+    // Repeated: with separate pipes the order would be a race; step uses one pipe.
+    for _ in 0..10 {
+        let out = ws
+            .pkgrun()
+            .args([
+                "step",
+                "--name",
+                "i",
+                "--",
+                "sh",
+                "-c",
+                "echo out 1; echo err 1 >&2; echo out 2; echo err 2 >&2; exit 1",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(
+            mask(&stderr(&out)),
+            "[packages:pkgrun] TS step i\n\
+             [packages:pkgrun] TS info | out 1\n\
+             [packages:pkgrun] TS info | err 1\n\
+             [packages:pkgrun] TS info | out 2\n\
+             [packages:pkgrun] TS info | err 2\n\
+             [packages:pkgrun] TS fail i (took N.Ns): exit status 1\n"
+        );
+    }
+}
+
+#[test]
 fn step_verbose_streams_output() {
     let ws = Workspace::new();
     let out = ws

@@ -18,7 +18,11 @@ pub fn run(args: StepArgs, globals: &Globals) -> Result<Outcome> {
         .command
         .split_first()
         .ok_or_else(|| CliError::usage("no command given after `--`", None))?;
-    let mut cmd = StepCommand::new(&args.name, program).args(rest);
+    // One pipe for stdout and stderr: lines keep the exact order the command wrote them,
+    // as with the scripts/lib adapters.
+    let mut cmd = StepCommand::new(&args.name, program)
+        .args(rest)
+        .merge_output();
     if let Some(seconds) = args.timeout {
         if !(seconds.is_finite() && seconds > 0.0) {
             return Err(CliError::usage(
