@@ -292,6 +292,52 @@ fn run_python_publishes_smokes_and_records_state_then_fails_cleanly() -> Result<
         format!("{sdk_version} {telemetry_version}")
     );
 
+    // `pkgrun smoke python` alone checks what the state records.
+    let run = pkgrun(&root, &devpi, &["smoke", "python"], &[])?;
+    ensure!(run.code == 0, "pkgrun smoke python failed:\n{run}");
+    assert!(!run.stderr.contains("[packages:python-publish]"), "{run}");
+
+    // A configured symbol the package does not have: the consumer check fails (exit 4).
+    let config_path = root.join("pkgrun.toml");
+    let config = std::fs::read_to_string(&config_path)?;
+    std::fs::write(
+        &config_path,
+        config.replace(
+            "{ import = \"ameide_sdk\", symbol = \"Client\" }",
+            "{ import = \"ameide_sdk\", symbol = \"NoSuchSymbol\" }",
+        ),
+    )?;
+    let run = pkgrun(&root, &devpi, &["smoke", "python"], &[])?;
+    std::fs::write(&config_path, &config)?;
+    assert_eq!(run.code, 4, "{run}");
+    assert!(
+        run.stderr
+            .contains("ameide_sdk has no attribute NoSuchSymbol"),
+        "{run}"
+    );
+    let doc = read_state(&root, "ameide-sdk-python")?;
+    assert_eq!(doc["smoke"]["status"], "failed");
+    assert_eq!(doc["smoke"]["checks"][1]["name"], "consumer");
+    assert_eq!(doc["smoke"]["checks"][1]["status"], "failed");
+
+    // A recorded digest the registry does not serve: the protocol check fails (exit 4).
+    let state_file = state_dir(&root).join("ameide-telemetry-python.json");
+    let original = std::fs::read_to_string(&state_file)?;
+    let (_, _, wheel_sha) = artifacts(&telemetry)
+        .into_iter()
+        .find(|a| a.1 == "wheel")
+        .context("wheel")?;
+    let bogus = "0".repeat(64);
+    std::fs::write(&state_file, original.replace(&wheel_sha, &bogus))?;
+    let run = pkgrun(&root, &devpi, &["smoke", "python"], &[])?;
+    std::fs::write(&state_file, &original)?;
+    assert_eq!(run.code, 4, "{run}");
+    assert!(
+        run.stderr
+            .contains(&format!("says sha256 {wheel_sha}, the upload had {bogus}")),
+        "{run}"
+    );
+
     // A wrong password: exit 3 with a hint, the previous state untouched, no secret printed.
     let saved: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(state_dir(&root))?
         .map(|e| {
