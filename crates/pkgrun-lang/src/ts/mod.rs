@@ -95,6 +95,10 @@ impl Adapter for Ts {
 
     fn build(&self, ctx: &Context, job: &BuildJob) -> Result<TsBuild, Failure> {
         let package = job.package;
+        // The install below needs the registry; ask it once through the bounded-retry
+        // client first, so an unreachable registry is reported as such (exit 5) rather
+        // than as a failed install.
+        registry(ctx)?.packument(&package.name)?;
         let manifest_path = job.workdir.join("package.json");
         let mut pkg = PackageJson::read(&manifest_path).map_err(Failure::publish)?;
         pkg.set_version(&job.version);
@@ -166,8 +170,8 @@ impl Adapter for Ts {
                     "--no-fund",
                 ]),
         };
-        ctx.run(&install, FailureKind::Publish)
-            .map_err(|f| f.with_hint("the dependencies of the package could not be installed from the registry: see the output above"))?;
+        run_shown(ctx, &install, &format!("installing the dependencies of {} failed", package.name))
+            .map_err(|f| f.with_hint("the dependencies must install from NPM_REGISTRY_URL (siblings are published first): see the output above"))?;
 
         if pkg.has_script("build") {
             let build = npm
@@ -177,15 +181,13 @@ impl Adapter for Ts {
                     dir,
                 )
                 .args(["run", "build"]);
-            ctx.run(&build, FailureKind::Publish).map_err(|f| {
-                Failure {
-                    message: format!(
-                        "the build script of {} failed ({})",
-                        package.name, f.message
-                    ),
-                    ..f
-                }
-                .with_hint("fix the package's `build` script; its output is shown above")
+            run_shown(
+                ctx,
+                &build,
+                &format!("the build script of {} failed", package.name),
+            )
+            .map_err(|f| {
+                f.with_hint("fix the package's `build` script; its output is shown above")
             })?;
         } else {
             ctx.log.info(&format!(
@@ -200,7 +202,7 @@ impl Adapter for Ts {
             .arg("pack")
             .arg("--pack-destination")
             .arg(&out);
-        ctx.run(&pack, FailureKind::Publish)?;
+        run_shown(ctx, &pack, &format!("packing {} failed", package.name))?;
         let path = single_tarball(&out)?;
         let bytes = std::fs::read(&path)?;
         let manifest = manifest::manifest_from_tarball(&bytes).map_err(|e| {
@@ -336,6 +338,25 @@ fn already_there(
             ctx.config.override_var(Lang::Ts)
         ))),
     }
+}
+
+/// Runs a build tool whose whole output the step has already shown when it failed:
+/// the failure says what failed and how the tool ended, without repeating its output.
+fn run_shown(
+    ctx: &Context,
+    cmd: &pkgrun_core::process::StepCommand,
+    what: &str,
+) -> Result<(), Failure> {
+    ctx.run(cmd, FailureKind::Publish).map(drop).map_err(|f| {
+        // Context::run's message ends in the child's end: `exit status N`, `killed by signal N`.
+        let ended = f
+            .message
+            .rsplit(": ")
+            .next()
+            .unwrap_or(&f.message)
+            .to_string();
+        Failure::new(f.kind, format!("{what}: {ended}"))
+    })
 }
 
 /// The one `.tgz` the pack step wrote.

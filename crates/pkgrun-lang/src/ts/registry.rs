@@ -148,7 +148,7 @@ impl<'a> Registry<'a> {
             "{} refused {what}: HTTP {}",
             self.shown, reply.status
         ))
-        .with_detail(reply.text_excerpt());
+        .with_detail(registry_reason(reply));
         match reply.status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => failure.with_hint(format!(
                 "check {}: the registry did not accept it (expired, mistyped, or without publish rights for this package)",
@@ -157,6 +157,20 @@ impl<'a> Registry<'a> {
             _ => failure,
         }
     }
+}
+
+/// The registry's own words: npm registries answer errors with `{"error": "…"}` (or
+/// `reason`/`message`); anything else is shown as an excerpt.
+fn registry_reason(reply: &Reply) -> String {
+    reply
+        .json()
+        .ok()
+        .and_then(|v| {
+            ["error", "reason", "message"]
+                .iter()
+                .find_map(|k| v.get(*k).and_then(Value::as_str).map(str::to_string))
+        })
+        .unwrap_or_else(|| reply.text_excerpt())
 }
 
 /// `versions[version].dist` of a packument.
