@@ -243,6 +243,12 @@ fn run_ts_publishes_smokes_and_a_fresh_project_installs_the_recorded_version() -
     assert_eq!(probe["target"], "lodash@4.17.21");
     assert_eq!(probe["status"], "passed", "{probe:#}");
 
+    // The token is in no state document.
+    for (file, bytes) in ws.state_bytes() {
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(verdaccio.token()), "token in {file}");
+    }
+
     // The registry serves exactly the recorded tarball, under the dev dist-tag.
     let artifact = &sdk["artifacts"][0];
     let doc = packument(&verdaccio, SDK)?;
@@ -407,6 +413,52 @@ fn override_reruns_conflicts_bad_token_and_failing_build() -> Result<()> {
         "{}",
         run.stderr
     );
+    Ok(())
+}
+
+#[test]
+fn npm_workspace_with_a_file_dependency_builds_with_npm_and_pins_the_sibling() -> Result<()> {
+    let verdaccio = Verdaccio::start()?;
+    let ws = Workspace::new()?;
+    // Turn the example into an npm workspace: no pnpm marks, a `file:` sibling range.
+    std::fs::remove_file(ws.root.join("pnpm-workspace.yaml"))?;
+    let root_manifest = ws.root.join("package.json");
+    let mut root: Value = serde_json::from_str(&std::fs::read_to_string(&root_manifest)?)?;
+    root["workspaces"] =
+        serde_json::json!(["packages/ameide_telemetry_ts", "packages/ameide_sdk_ts"]);
+    std::fs::write(&root_manifest, serde_json::to_string_pretty(&root)?)?;
+    let manifest = ws.root.join("packages/ameide_sdk_ts/package.json");
+    let text = std::fs::read_to_string(&manifest)?;
+    assert!(text.contains("\"workspace:*\""));
+    std::fs::write(
+        &manifest,
+        text.replace("\"workspace:*\"", "\"file:../ameide_telemetry_ts\""),
+    )?;
+
+    let e = env(&verdaccio, verdaccio.token(), LETTER_SHA);
+    let run = ws
+        .pkgrun(&["run", "ts"], &pairs(&e))?
+        .expect(0, "pkgrun run ts (npm)")?;
+    assert!(
+        run.stderr
+            .contains(&format!("step install dependencies of {SDK} (npm)")),
+        "npm was not used:\n{}",
+        run.stderr
+    );
+    let sdk = ws.state("ameide-sdk-ts")?;
+    let telemetry = ws.state("ameide-telemetry-ts")?;
+    assert_eq!(sdk["smoke"]["status"], "passed", "{sdk:#}");
+    let version = sdk["version"].as_str().unwrap();
+    assert!(version.ends_with(".a1b2c3d4e5f6"), "{version}");
+    let doc = packument(&verdaccio, SDK)?;
+    assert_eq!(
+        doc["versions"][version]["dependencies"][TELEMETRY],
+        telemetry["version"]
+    );
+    assert!(sdk["artifacts"][0]["file"]
+        .as_str()
+        .unwrap()
+        .ends_with(".tgz"));
     Ok(())
 }
 
