@@ -180,8 +180,34 @@ fn run_python_publishes_smokes_and_records_state_then_fails_cleanly() -> Result<
     let (tmp, root) = example_copy()?;
     let before = tree_hash(&root)?;
 
-    let run = pkgrun(&root, &devpi, &["run", "python"], &[])?;
+    // The consumers' index URL carries credentials here (as it may behind an
+    // authenticating proxy): with all tool output shown, they must never be printed.
+    let index_with_credentials = devpi.simple_url().replace(
+        "http://",
+        &format!("http://{}:{}@", devpi.username(), devpi.password()),
+    );
+    let run = pkgrun(
+        &root,
+        &devpi,
+        &["run", "python"],
+        &[("PIP_INDEX_URL", &index_with_credentials), ("VERBOSE", "1")],
+    )?;
     ensure!(run.code == 0, "pkgrun run python failed:\n{run}");
+    assert!(
+        run.stderr.contains(" info | "),
+        "VERBOSE=1 shows tool output: {run}"
+    );
+    assert!(
+        !run.stderr.contains(devpi.password()) && !run.stdout.contains(devpi.password()),
+        "the password was printed:\n{run}"
+    );
+    for entry in std::fs::read_dir(state_dir(&root))? {
+        let text = std::fs::read_to_string(entry?.path())?;
+        assert!(
+            !text.contains(devpi.password()),
+            "the password is in the state: {text}"
+        );
+    }
     assert!(
         run.stderr.contains("[packages:python-publish] ")
             && run.stderr.contains("[packages:python-smoke] "),

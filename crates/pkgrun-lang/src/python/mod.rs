@@ -155,8 +155,11 @@ pub(crate) fn index_only(mut cmd: StepCommand, env: &PyEnv) -> StepCommand {
     for var in BYPASS_VARS {
         cmd = cmd.env_remove(var);
     }
-    cmd.env("PIP_INDEX_URL", env.index_for_child())
-        .env("UV_DEFAULT_INDEX", env.index_for_child())
+    // As secrets: the URL may carry credentials, and secret values never show in the
+    // command's Debug output.
+    let index = Secret::new(env.index_for_child());
+    cmd.env_secret("PIP_INDEX_URL", &index)
+        .env_secret("UV_DEFAULT_INDEX", &index)
         .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
         .env("PIP_NO_INPUT", "1")
 }
