@@ -17,6 +17,7 @@
 
 pub mod devpi;
 pub mod forwarder;
+pub mod go;
 pub mod paths;
 pub mod process;
 pub mod python;

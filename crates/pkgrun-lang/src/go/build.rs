@@ -38,8 +38,7 @@ pub fn build(ctx: &Context, job: &BuildJob) -> Result<GoBuild, Failure> {
     let module = job.package.name.as_str();
     let go_mod_path = job.workdir.join("go.mod");
     let text = fs::read_to_string(&go_mod_path).map_err(|e| {
-        Failure::publish(format!("cannot read go.mod of {module}"))
-            .with_detail(e.to_string())
+        Failure::publish(format!("cannot read go.mod of {module}")).with_detail(e.to_string())
     })?;
     let edited = edit_go_mod(module, &text, job)?;
     for line in &edited.notes {
@@ -53,10 +52,15 @@ pub fn build(ctx: &Context, job: &BuildJob) -> Result<GoBuild, Failure> {
             .with_hint("fix or remove the files listed (the Go module zip rules decide what a module may contain)")
     })?;
     for skipped in &created.skipped {
-        ctx.log
-            .info(&format!("not in the zip: {} ({})", skipped.path, skipped.reason));
+        ctx.log.info(&format!(
+            "not in the zip: {} ({})",
+            skipped.path, skipped.reason
+        ));
     }
-    let go_mod = created.go_mod.clone().unwrap_or_else(|| edited.text.clone().into_bytes());
+    let go_mod = created
+        .go_mod
+        .clone()
+        .unwrap_or_else(|| edited.text.clone().into_bytes());
     if go_mod != edited.text.as_bytes() {
         return Err(Failure::internal(format!(
             "the zip of {module}@{} does not hold the edited go.mod",
@@ -124,9 +128,16 @@ fn edit_go_mod(module: &str, text: &str, job: &BuildJob) -> Result<Edited, Failu
             None => rep.old_path.clone(),
         };
         if siblings.contains(&rep.old_path.as_str()) {
-            drops.push((rep.old_path.clone(), rep.old_version.clone(), format!("{old} => {target}")));
+            drops.push((
+                rep.old_path.clone(),
+                rep.old_version.clone(),
+                format!("{old} => {target}"),
+            ));
         } else {
-            foreign.push(format!("replace {old} => {target} (go.mod line {})", rep.line));
+            foreign.push(format!(
+                "replace {old} => {target} (go.mod line {})",
+                rep.line
+            ));
         }
     }
     if !foreign.is_empty() {
@@ -145,8 +156,14 @@ fn edit_go_mod(module: &str, text: &str, job: &BuildJob) -> Result<Edited, Failu
         let before = file.require_version(&pin.package.name).map(str::to_string);
         file.set_require(&pin.package.name, &pin.version);
         notes.push(match before {
-            Some(b) => format!("go.mod: require {} {b} -> {}", pin.package.name, pin.version),
-            None => format!("go.mod: require {} {} (added)", pin.package.name, pin.version),
+            Some(b) => format!(
+                "go.mod: require {} {b} -> {}",
+                pin.package.name, pin.version
+            ),
+            None => format!(
+                "go.mod: require {} {} (added)",
+                pin.package.name, pin.version
+            ),
         });
     }
     Ok(Edited {

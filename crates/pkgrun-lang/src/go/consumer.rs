@@ -1,7 +1,8 @@
 //! The real go command against the registry, as a downstream service uses it.
 //!
 //! Every go command here runs in a fresh environment under the run's scratch
-//! directory: empty GOPATH, GOMODCACHE and GOCACHE; `GOPROXY=<GO_REGISTRY_URL>` (and
+//! directory: empty GOPATH and GOMODCACHE per check, an empty GOCACHE per run (build
+//! results only; shared by the run's checks so the standard library compiles once); `GOPROXY=<GO_REGISTRY_URL>` (and
 //! nothing else, so a module the registry does not serve fails instead of being
 //! fetched around it); `GONOSUMDB` from the environment contract (the private prefixes
 //! are not looked up in the checksum database, everything else still is: GOSUMDB is
@@ -75,7 +76,10 @@ impl GoEnv {
             .current_dir(self.work())
             .env("GOPATH", &gopath)
             .env("GOMODCACHE", gopath.join("pkg/mod"))
-            .env("GOCACHE", self.root.join("gocache"))
+            // One build cache per run, shared by its consumer checks: it only holds
+            // compiled packages keyed by their content, never decides which module
+            // version is used, and saves compiling the standard library per package.
+            .env("GOCACHE", ctx.scratch.join("go-build-cache"))
             .env("GONOSUMDB", nosumdb)
             .env("GOFLAGS", "-mod=mod")
             .env("GOWORK", "off")
@@ -95,10 +99,8 @@ impl GoEnv {
         for entry in walkdir::WalkDir::new(&self.root).into_iter().flatten() {
             if entry.file_type().is_dir() {
                 use std::os::unix::fs::PermissionsExt;
-                let _ = std::fs::set_permissions(
-                    entry.path(),
-                    std::fs::Permissions::from_mode(0o755),
-                );
+                let _ =
+                    std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o755));
             }
         }
     }
@@ -366,7 +368,11 @@ mod tests {
         let text = "# HELP go_registry_cache_hits Proxy reads served from storage\n# TYPE go_registry_cache_hits counter\ngo_registry_cache_hits_total{kind=\"zip\"} 2\ngo_registry_cache_hits_total{kind=\"info\"} 3\ngo_registry_cache_misses_total{kind=\"zip\"} 1\ngo_registry_upstream_fetches_total{outcome=\"ok\"} 1\n";
         assert_eq!(
             parse_counters(text),
-            Some(Counters { hits: 5.0, misses: 1.0, upstream: 1.0 })
+            Some(Counters {
+                hits: 5.0,
+                misses: 1.0,
+                upstream: 1.0
+            })
         );
         assert_eq!(parse_counters("# athens metrics\nfoo 1\n"), None);
     }

@@ -77,7 +77,12 @@ impl Adapter for Go {
         };
         vec![
             artifact(".zip", ArtifactKind::Zip, &build.zip, Some(&build.zip_h1)),
-            artifact(".mod", ArtifactKind::Mod, &build.go_mod, Some(&build.mod_h1)),
+            artifact(
+                ".mod",
+                ArtifactKind::Mod,
+                &build.go_mod,
+                Some(&build.mod_h1),
+            ),
             artifact(".info", ArtifactKind::Info, &build.info, None),
         ]
     }
@@ -91,12 +96,7 @@ impl Adapter for Go {
         registry::upload(ctx, build)
     }
 
-    fn is_visible(
-        &self,
-        ctx: &Context,
-        package: &Package,
-        version: &str,
-    ) -> Result<bool, Failure> {
+    fn is_visible(&self, ctx: &Context, package: &Package, version: &str) -> Result<bool, Failure> {
         registry::is_visible(ctx, &package.name, version)
     }
 

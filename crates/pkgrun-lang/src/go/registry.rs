@@ -29,14 +29,20 @@ use crate::http::Reply;
 /// The registry base URL as the client uses it (credentials included, if any; only
 /// for requests, never for messages), without a trailing slash.
 pub(super) fn base_url(ctx: &Context) -> Result<String, Failure> {
-    let url = ctx.env.url(ENV_URL).ok_or_else(|| {
-        Failure::usage(format!("{ENV_URL} is not set"))
-    })?;
+    let url = ctx
+        .env
+        .url(ENV_URL)
+        .ok_or_else(|| Failure::usage(format!("{ENV_URL} is not set")))?;
     Ok(url.expose().as_str().trim_end_matches('/').to_string())
 }
 
 /// `<base>/<escaped module>/@v/<escaped version>.<ext>`, or `…/@v/list` for `ext = None`.
-fn proxy_url(base: &str, module: &str, version: Option<&str>, ext: &str) -> Result<String, Failure> {
+fn proxy_url(
+    base: &str,
+    module: &str,
+    version: Option<&str>,
+    ext: &str,
+) -> Result<String, Failure> {
     let escaped = gomod::path::escape_path(module)
         .map_err(|e| Failure::publish(format!("module path {module} cannot be escaped: {e}")))?;
     Ok(match version {
@@ -62,10 +68,19 @@ pub fn upload(ctx: &Context, build: &GoBuild) -> Result<PublishOutcome, Failure>
         let form = Form::new()
             .text("module", build.module.clone())
             .text("version", build.version.clone())
-            .part("info", Part::bytes(build.info.clone()).file_name(format!("{}.info", build.version)))
+            .part(
+                "info",
+                Part::bytes(build.info.clone()).file_name(format!("{}.info", build.version)),
+            )
             .part("mod", Part::bytes(build.go_mod.clone()).file_name("go.mod"))
-            .part("zip", Part::bytes(build.zip.clone()).file_name(format!("{}.zip", build.version)));
-        client.post(&url).bearer_auth(token.expose()).multipart(form)
+            .part(
+                "zip",
+                Part::bytes(build.zip.clone()).file_name(format!("{}.zip", build.version)),
+            );
+        client
+            .post(&url)
+            .bearer_auth(token.expose())
+            .multipart(form)
     })?;
     let what = format!("{}@{}", build.module, build.version);
     match reply.status {
@@ -134,7 +149,10 @@ fn stored_zip_h1(ctx: &Context, base: &str, module: &str, version: &str) -> Opti
 }
 
 fn listed(reply: &Reply, version: &str) -> bool {
-    reply.is_success() && String::from_utf8_lossy(&reply.body).lines().any(|l| l.trim() == version)
+    reply.is_success()
+        && String::from_utf8_lossy(&reply.body)
+            .lines()
+            .any(|l| l.trim() == version)
 }
 
 /// Whether consumers can resolve `module@version` through the registry URL.
@@ -147,7 +165,9 @@ pub fn is_visible(ctx: &Context, module: &str, version: &str) -> Result<bool, Fa
     if !gomod::version::is_pseudo_version(version) {
         return Ok(false);
     }
-    let info = ctx.http.get(&proxy_url(&base, module, Some(version), "info")?)?;
+    let info = ctx
+        .http
+        .get(&proxy_url(&base, module, Some(version), "info")?)?;
     Ok(info.is_success())
 }
 
@@ -177,7 +197,9 @@ pub fn check_protocol(ctx: &Context, doc: &StateDocument) -> Result<String, Fail
     if listed(&list, version) {
         notes.push("listed".to_string());
     } else if gomod::version::is_pseudo_version(version) && list.is_success() {
-        notes.push("not in @v/list (a pseudo-version; the protocol allows leaving them out)".to_string());
+        notes.push(
+            "not in @v/list (a pseudo-version; the protocol allows leaving them out)".to_string(),
+        );
     } else {
         return Err(Failure::smoke(format!(
             "{module}/@v/list does not name {version} (HTTP {})",
@@ -187,10 +209,11 @@ pub fn check_protocol(ctx: &Context, doc: &StateDocument) -> Result<String, Fail
     }
 
     let info = get("info")?;
-    let served = info
-        .json()
-        .ok()
-        .and_then(|v| v.get("Version").and_then(|v| v.as_str()).map(str::to_string));
+    let served = info.json().ok().and_then(|v| {
+        v.get("Version")
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    });
     if served.as_deref() != Some(version) {
         return Err(Failure::smoke(format!(
             "{what}.info does not name the version: {}",
@@ -200,12 +223,17 @@ pub fn check_protocol(ctx: &Context, doc: &StateDocument) -> Result<String, Fail
     notes.push("info".to_string());
 
     let artifact = |kind: ArtifactKind| {
-        doc.artifacts.iter().find(|a| a.kind == kind).ok_or_else(|| {
-            Failure::smoke(format!(
-                "the state of {what} records no {kind:?} artifact to compare with"
-            ))
-            .with_hint("publish again: the state document was not written by this version of pkgrun")
-        })
+        doc.artifacts
+            .iter()
+            .find(|a| a.kind == kind)
+            .ok_or_else(|| {
+                Failure::smoke(format!(
+                    "the state of {what} records no {kind:?} artifact to compare with"
+                ))
+                .with_hint(
+                    "publish again: the state document was not written by this version of pkgrun",
+                )
+            })
     };
 
     let recorded = artifact(ArtifactKind::Mod)?;
@@ -235,7 +263,11 @@ pub fn check_protocol(ctx: &Context, doc: &StateDocument) -> Result<String, Fail
     notes.push(format!(
         "zip {zip_h1} ({} bytes{})",
         zip.body.len(),
-        if same_bytes { ", byte-identical" } else { ", same files, other zip bytes" }
+        if same_bytes {
+            ", byte-identical"
+        } else {
+            ", same files, other zip bytes"
+        }
     ));
     Ok(notes.join("; "))
 }
@@ -247,7 +279,13 @@ mod tests {
     #[test]
     fn proxy_urls_are_case_escaped() {
         assert_eq!(
-            proxy_url("http://r", "example.com/Foo/v2", Some("v2.0.0-20261127221005-0123456789ab"), "zip").unwrap(),
+            proxy_url(
+                "http://r",
+                "example.com/Foo/v2",
+                Some("v2.0.0-20261127221005-0123456789ab"),
+                "zip"
+            )
+            .unwrap(),
             "http://r/example.com/!foo/v2/@v/v2.0.0-20261127221005-0123456789ab.zip"
         );
         assert_eq!(

@@ -1,0 +1,615 @@
+//! `pkgrun publish|smoke|run go` end to end: the `pkgrun` binary against the workspace's
+//! `go-registry` on loopback (temp storage, token file), the real `go` command as the
+//! consumer, on copies of `examples/monorepo` (or small module trees written here).
+//!
+//! * the whole job on the example: SDK + telemetry, the SDK's go.mod pinned to the
+//!   telemetry snapshot of the same run; state, served go.mod and an independent
+//!   consumer's go.sum checked; the workspace copy byte-for-byte unchanged; the upstream
+//!   probe through the registry (its upstream is the machine's `go env GOPROXY`);
+//! * a `/v2` module and a module path with an uppercase letter (case-encoding);
+//! * an override published twice (already-present), then changed sources (exit 3, both
+//!   `h1:` named);
+//! * a wrong token (exit 3, clear message, token not echoed, previous state intact);
+//!   registry down (exit 5 after bounded retries, state intact); a zip the registry
+//!   refuses (exit 3 with the registry's reason); a `replace` to a non-sibling (exit 3);
+//! * through Athens when `<tools>/bin/athens` exists (it cannot be installed here).
+//!
+//! The go command's checksum-database lookups are turned off in the test environment
+//! (`GOSUMDB=off`) so that only the registry's uplink leaves loopback; pkgrun itself
+//! leaves GOSUMDB as the environment has it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use anyhow::{ensure, Context, Result};
+use pkgrun_e2e::go::{GoConsumer, GoRegistry, GoRegistryOptions, EXAMPLE_PRIVATE_PREFIX};
+use pkgrun_e2e::{copy_tree, example_monorepo, tools_dir, workspace_bin};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+const SHA12: &str = "0123456789ab";
+const SDK: &str = "go.packages.dev.ameide.io/ameide-sdk-go";
+const TELEMETRY: &str = "go.packages.dev.ameide.io/ameide-telemetry-go";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// `pkgrun <args>` in `root` with the Go environment contract pointing at `url`.
+fn pkgrun(
+    root: &Path,
+    url: &str,
+    token: &str,
+    args: &[&str],
+    extra: &[(&str, &str)],
+) -> Result<Run> {
+    let mut cmd = Command::new(workspace_bin("pkgrun"));
+    cmd.args(args)
+        .current_dir(root)
+        .env("GO_REGISTRY_URL", url)
+        .env("GO_REGISTRY_TOKEN", token)
+        .env("GONOSUMDB", EXAMPLE_PRIVATE_PREFIX)
+        .env("GOSUMDB", "off")
+        .env("SOURCE_GIT_SHA", SHA)
+        .env("NO_COLOR", "1")
+        .env_remove("GOPRIVATE")
+        .env_remove("GONOPROXY")
+        .env_remove("GOFLAGS")
+        .env_remove("VERBOSE")
+        .env_remove("AMEIDE_GO_SDK_VERSION")
+        .env_remove("E2E_GO_SDK_VERSION");
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let out: Output = cmd.output().context("run pkgrun")?;
+    Ok(Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+/// A copy of the example monorepo in a fresh temp dir.
+fn example_copy() -> Result<(tempfile::TempDir, PathBuf)> {
+    let tmp = tempfile::tempdir()?;
+    let root = tmp.path().join("monorepo");
+    copy_tree(&example_monorepo(), &root)?;
+    Ok((tmp, root))
+}
+
+/// sha256 over every path, mode and content under `root`, except the state directory.
+fn tree_digest(root: &Path) -> Result<String> {
+    use std::os::unix::fs::PermissionsExt;
+    fn walk(dir: &Path, root: &Path, out: &mut BTreeMap<String, String>) -> Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            let rel = path.strip_prefix(root)?.to_string_lossy().into_owned();
+            if rel == "tmp" {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(&path)?;
+            let mode = meta.permissions().mode();
+            if meta.is_dir() {
+                out.insert(format!("{rel}/"), format!("{mode:o}"));
+                walk(&path, root, out)?;
+            } else {
+                let bytes = std::fs::read(&path)?;
+                out.insert(
+                    rel,
+                    format!("{mode:o} {}", hex::encode(Sha256::digest(&bytes))),
+                );
+            }
+        }
+        Ok(())
+    }
+    let mut files = BTreeMap::new();
+    walk(root, root, &mut files)?;
+    ensure!(!files.is_empty(), "empty tree {}", root.display());
+    Ok(hex::encode(Sha256::digest(format!("{files:?}").as_bytes())))
+}
+
+fn state_path(root: &Path, key: &str) -> PathBuf {
+    root.join("tmp/tilt-packages").join(format!("{key}.json"))
+}
+
+fn state(root: &Path, key: &str) -> Result<Value> {
+    let path = state_path(root, key);
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+fn artifact<'a>(doc: &'a Value, kind: &str) -> Result<&'a Value> {
+    doc["artifacts"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["kind"] == kind))
+        .with_context(|| format!("no {kind} artifact in {doc}"))
+}
+
+fn zip_h1(doc: &Value) -> Result<String> {
+    Ok(artifact(doc, "zip")?["h1"]
+        .as_str()
+        .context("zip h1")?
+        .to_string())
+}
+
+fn check_passed(doc: &Value, name: &str) -> Result<String> {
+    let check = doc["smoke"]["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|x| x["name"] == name))
+        .with_context(|| format!("no {name} check in {doc}"))?;
+    ensure!(
+        check["status"] == "passed",
+        "{name} check did not pass: {check}"
+    );
+    Ok(check["detail"].as_str().unwrap_or("").to_string())
+}
+
+#[test]
+fn run_go_publishes_the_example_pins_the_sibling_and_a_consumer_gets_the_uploaded_hashes(
+) -> Result<()> {
+    let registry = GoRegistry::start(GoRegistryOptions {
+        upstream_from_go_env: true,
+        ..Default::default()
+    })?;
+    let (_tmp, root) = example_copy()?;
+    let before = tree_digest(&root)?;
+
+    let run = pkgrun(&root, registry.url(), registry.token(), &["run", "go"], &[])?;
+    ensure!(
+        run.code == 0,
+        "pkgrun run go failed:\n{run}\n--- registry\n{}",
+        registry.log()
+    );
+    ensure!(
+        tree_digest(&root)? == before,
+        "the workspace changed:\n{run}"
+    );
+    ensure!(
+        !run.stderr.contains(registry.token()),
+        "the token was logged:\n{run}"
+    );
+    ensure!(
+        run.stderr.contains("[packages:go-publish]") && run.stderr.contains("[packages:go-smoke]"),
+        "{run}"
+    );
+
+    let tel = state(&root, "ameide-telemetry-go")?;
+    let sdk = state(&root, "ameide-sdk-go")?;
+    let tel_version = tel["version"].as_str().context("version")?.to_string();
+    let sdk_version = sdk["version"].as_str().context("version")?.to_string();
+    for (doc, version) in [(&tel, &tel_version), (&sdk, &sdk_version)] {
+        ensure!(
+            version.starts_with("v0.0.0-") && version.ends_with(&format!("-{SHA12}")),
+            "{doc}"
+        );
+        ensure!(doc["publish"]["outcome"] == "uploaded", "{doc}");
+        ensure!(doc["registry"] == registry.url(), "{doc}");
+        ensure!(doc["smoke"]["status"] == "passed", "{doc}");
+        check_passed(doc, "protocol")?;
+        let consumer = check_passed(doc, "consumer")?;
+        ensure!(
+            consumer.contains(&zip_h1(doc)?),
+            "consumer detail lacks the go.sum h1: {consumer}"
+        );
+        let probe = &doc["smoke"]["upstream_probe"];
+        ensure!(probe["status"] == "passed", "{probe}");
+        ensure!(
+            probe["target"] == "github.com/google/uuid@v1.6.0",
+            "{probe}"
+        );
+        let evidence = probe["evidence"].as_str().unwrap_or("");
+        ensure!(
+            evidence.contains("second fetch with an empty module cache: cache hits +")
+                && evidence.contains("misses +0, upstream fetches +0"),
+            "{probe}"
+        );
+        ensure!(
+            artifact(doc, "mod")?["h1"]
+                .as_str()
+                .is_some_and(|h| h.starts_with("h1:")),
+            "{doc}"
+        );
+        ensure!(
+            artifact(doc, "info")?["size"]
+                .as_u64()
+                .is_some_and(|s| s > 0),
+            "{doc}"
+        );
+    }
+    ensure!(
+        tel["dependencies"].as_array().is_some_and(|d| d.is_empty()),
+        "{tel}"
+    );
+    ensure!(
+        sdk["dependencies"]
+            == serde_json::json!([{ "package": TELEMETRY, "version": tel_version }]),
+        "{sdk}"
+    );
+    let go_version = std::fs::read_to_string(root.join("tmp/tilt-packages/go-version"))?;
+    ensure!(
+        go_version == format!("{sdk_version}\n"),
+        "go-version {go_version:?}"
+    );
+    ensure!(
+        run.stdout.contains(&format!("ameide-sdk-go {sdk_version}")),
+        "{run}"
+    );
+
+    // The served go.mod requires the telemetry snapshot and has no replace left.
+    let (status, served) = registry.get(&format!("/{SDK}/@v/{sdk_version}.mod"))?;
+    let served = String::from_utf8(served)?;
+    ensure!(status == 200, "{status} {served}");
+    ensure!(
+        served.contains(&format!("require {TELEMETRY} {tel_version}")),
+        "{served}"
+    );
+    ensure!(!served.contains("replace"), "{served}");
+
+    // An independent consumer resolves both through the registry, with the uploaded hashes.
+    let consumer = GoConsumer::new(registry.url(), EXAMPLE_PRIVATE_PREFIX)?;
+    consumer.go(&["mod", "init", "example.test/consumer"])?;
+    consumer.go(&["get", &format!("{SDK}@{sdk_version}")])?;
+    ensure!(
+        consumer.go_sum_h1(SDK, &sdk_version) == Some(zip_h1(&sdk)?),
+        "go.sum: {:?}",
+        std::fs::read_to_string(consumer.dir().join("go.sum"))
+    );
+    ensure!(
+        consumer.go_sum_h1(TELEMETRY, &tel_version) == Some(zip_h1(&tel)?),
+        "go.sum: {:?}",
+        std::fs::read_to_string(consumer.dir().join("go.sum"))
+    );
+
+    // `pkgrun smoke go` alone re-checks what the state records.
+    let smoke = pkgrun(
+        &root,
+        registry.url(),
+        registry.token(),
+        &["smoke", "go"],
+        &[],
+    )?;
+    ensure!(smoke.code == 0, "pkgrun smoke go failed:\n{smoke}");
+    ensure!(
+        tree_digest(&root)? == before,
+        "the workspace changed during smoke"
+    );
+    Ok(())
+}
+
+fn write(root: &Path, rel: &str, text: &str) -> Result<()> {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().context("parent")?)?;
+    std::fs::write(path, text)?;
+    Ok(())
+}
+
+#[test]
+fn run_go_handles_a_v2_module_and_an_uppercase_module_path() -> Result<()> {
+    const GADGET: &str = "go.packages.dev.ameide.io/gadget/v2";
+    const WIDGETS: &str = "go.packages.dev.ameide.io/Widgets";
+    let registry = GoRegistry::start(GoRegistryOptions::default())?;
+    let tmp = tempfile::tempdir()?;
+    let root = tmp.path();
+    write(root, "pkgrun.toml", &format!(
+        "env_prefix = \"E2E\"\n\n[[go.packages]]\nname = \"{GADGET}\"\npath = \"gadget\"\nstate_key = \"gadget-v2\"\nsmoke = [ {{ import = \"{GADGET}\", symbol = \"Name\" }} ]\n\n[[go.packages]]\nname = \"{WIDGETS}\"\npath = \"widgets\"\nstate_key = \"widgets\"\nsmoke = [ {{ import = \"{WIDGETS}\", symbol = \"Describe\" }} ]\n"
+    ))?;
+    write(
+        root,
+        "gadget/go.mod",
+        &format!("module {GADGET}\n\ngo 1.22\n"),
+    )?;
+    write(root, "gadget/gadget.go", "// Package gadget is a v2 module.\npackage gadget\n\n// Name names it.\nconst Name = \"gadget v2\"\n")?;
+    write(root, "widgets/go.mod", &format!("module {WIDGETS}\n\ngo 1.22\n\nrequire {GADGET} v2.0.0\n\nreplace {GADGET} => ../gadget\n"))?;
+    write(root, "widgets/widgets.go", &format!("// Package widgets has an uppercase letter in its module path.\npackage widgets\n\nimport gadget \"{GADGET}\"\n\n// Describe says what it is.\nfunc Describe() string {{ return \"widgets with \" + gadget.Name }}\n"))?;
+
+    let run = pkgrun(root, registry.url(), registry.token(), &["run", "go"], &[])?;
+    ensure!(
+        run.code == 0,
+        "pkgrun run go failed:\n{run}\n--- registry\n{}",
+        registry.log()
+    );
+    let gadget = state(root, "gadget-v2")?;
+    let widgets = state(root, "widgets")?;
+    let gadget_version = gadget["version"].as_str().context("version")?.to_string();
+    let widgets_version = widgets["version"].as_str().context("version")?.to_string();
+    ensure!(
+        gadget_version.starts_with("v2.0.0-") && gadget_version.ends_with(SHA12),
+        "{gadget}"
+    );
+    ensure!(widgets_version.starts_with("v0.0.0-"), "{widgets}");
+    for doc in [&gadget, &widgets] {
+        ensure!(doc["smoke"]["status"] == "passed", "{doc}");
+        check_passed(doc, "protocol")?;
+        check_passed(doc, "consumer")?;
+    }
+    ensure!(
+        widgets["dependencies"]
+            == serde_json::json!([{ "package": GADGET, "version": gadget_version }]),
+        "{widgets}"
+    );
+
+    // The registry stores and serves the uppercase path only in its `!`-escaped form.
+    let (escaped, _) = registry.get(&format!(
+        "/go.packages.dev.ameide.io/!widgets/@v/{widgets_version}.info"
+    ))?;
+    ensure!(escaped == 200, "escaped .info: {escaped}");
+    let (raw, _) = registry.get(&format!("/{WIDGETS}/@v/{widgets_version}.info"))?;
+    ensure!(raw != 200, "the unescaped path was served ({raw})");
+    ensure!(
+        registry
+            .storage()
+            .join("go.packages.dev.ameide.io/!widgets")
+            .is_dir()
+            || registry.storage().join(WIDGETS).is_dir(),
+        "storage layout"
+    );
+    Ok(())
+}
+
+#[test]
+fn an_override_published_twice_is_already_present_and_changed_sources_conflict() -> Result<()> {
+    let registry = GoRegistry::start(GoRegistryOptions::default())?;
+    let (_tmp, root) = example_copy()?;
+    let env = [("AMEIDE_GO_SDK_VERSION", "v0.4.0")];
+    let first = pkgrun(
+        &root,
+        registry.url(),
+        registry.token(),
+        &["publish", "go"],
+        &env,
+    )?;
+    ensure!(first.code == 0, "first publish:\n{first}");
+    ensure!(
+        state(&root, "ameide-sdk-go")?["publish"]["outcome"] == "uploaded",
+        "{first}"
+    );
+    ensure!(
+        state(&root, "ameide-sdk-go")?["smoke"]["status"] == "not-run",
+        "{first}"
+    );
+
+    let second = pkgrun(
+        &root,
+        registry.url(),
+        registry.token(),
+        &["publish", "go"],
+        &env,
+    )?;
+    ensure!(second.code == 0, "second publish:\n{second}");
+    for key in ["ameide-sdk-go", "ameide-telemetry-go"] {
+        let doc = state(&root, key)?;
+        ensure!(doc["publish"]["outcome"] == "already-present", "{doc}");
+        ensure!(doc["version"] == "v0.4.0", "{doc}");
+    }
+    let published_h1 = zip_h1(&state(&root, "ameide-telemetry-go")?)?;
+
+    // Same version, other bytes: refused, both hashes named, state kept.
+    let telemetry_go = root.join("packages/ameide_telemetry_go/telemetry.go");
+    let mut text = std::fs::read_to_string(&telemetry_go)?;
+    text.push_str("\n// A change after v0.4.0 was published.\n");
+    std::fs::write(&telemetry_go, text)?;
+    let kept = std::fs::read(state_path(&root, "ameide-telemetry-go"))?;
+    let third = pkgrun(
+        &root,
+        registry.url(),
+        registry.token(),
+        &["publish", "go"],
+        &env,
+    )?;
+    ensure!(
+        third.code == 3,
+        "changed sources must fail with 3:\n{third}"
+    );
+    ensure!(
+        third.stderr.contains(&published_h1),
+        "the stored h1 is not named:\n{third}"
+    );
+    ensure!(
+        third
+            .stderr
+            .contains("already exists in the registry with different content"),
+        "{third}"
+    );
+    ensure!(
+        third.stderr.matches("h1:").count() >= 2,
+        "both h1 should be named:\n{third}"
+    );
+    ensure!(
+        std::fs::read(state_path(&root, "ameide-telemetry-go"))? == kept,
+        "state was overwritten"
+    );
+    ensure!(
+        third
+            .stderr
+            .contains("skip go.packages.dev.ameide.io/ameide-sdk-go"),
+        "the dependent must be skipped:\n{third}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_wrong_token_fails_with_3_and_keeps_the_previous_state() -> Result<()> {
+    let registry = GoRegistry::start(GoRegistryOptions::default())?;
+    let (_tmp, root) = example_copy()?;
+    let ok = pkgrun(
+        &root,
+        registry.url(),
+        registry.token(),
+        &["publish", "go"],
+        &[],
+    )?;
+    ensure!(ok.code == 0, "{ok}");
+    let kept_sdk = std::fs::read(state_path(&root, "ameide-sdk-go"))?;
+    let kept_tel = std::fs::read(state_path(&root, "ameide-telemetry-go"))?;
+    let kept_version = std::fs::read(root.join("tmp/tilt-packages/go-version"))?;
+
+    let wrong = "not-the-registry-token-91c3";
+    let run = pkgrun(
+        &root,
+        registry.url(),
+        wrong,
+        &["publish", "go"],
+        &[("SOURCE_GIT_SHA", "fedcba9876543210fedcba9876543210fedcba98")],
+    )?;
+    ensure!(run.code == 3, "expected exit 3:\n{run}");
+    ensure!(
+        run.stderr.contains("HTTP 401") && run.stderr.contains("GO_REGISTRY_TOKEN"),
+        "unclear message:\n{run}"
+    );
+    ensure!(
+        !run.stderr.contains(wrong) && !run.stdout.contains(wrong),
+        "the token was printed:\n{run}"
+    );
+    ensure!(
+        std::fs::read(state_path(&root, "ameide-sdk-go"))? == kept_sdk,
+        "sdk state changed"
+    );
+    ensure!(
+        std::fs::read(state_path(&root, "ameide-telemetry-go"))? == kept_tel,
+        "telemetry state changed"
+    );
+    ensure!(
+        std::fs::read(root.join("tmp/tilt-packages/go-version"))? == kept_version,
+        "go-version changed"
+    );
+    Ok(())
+}
+
+#[test]
+fn registry_down_fails_with_5_after_bounded_retries() -> Result<()> {
+    let mut registry = GoRegistry::start(GoRegistryOptions::default())?;
+    let (_tmp, root) = example_copy()?;
+    let ok = pkgrun(
+        &root,
+        registry.url(),
+        registry.token(),
+        &["publish", "go"],
+        &[],
+    )?;
+    ensure!(ok.code == 0, "{ok}");
+    let kept = std::fs::read(state_path(&root, "ameide-sdk-go"))?;
+    let url = registry.url().to_string();
+    let token = registry.token().to_string();
+    registry.stop();
+
+    let run = pkgrun(
+        &root,
+        &url,
+        &token,
+        &["publish", "go"],
+        &[("SOURCE_GIT_SHA", "fedcba9876543210fedcba9876543210fedcba98")],
+    )?;
+    ensure!(run.code == 5, "expected exit 5:\n{run}");
+    ensure!(
+        run.stderr.contains("did not answer after"),
+        "no bounded-retry message:\n{run}"
+    );
+    ensure!(
+        std::fs::read(state_path(&root, "ameide-sdk-go"))? == kept,
+        "state changed"
+    );
+
+    let smoke = pkgrun(&root, &url, &token, &["smoke", "go"], &[])?;
+    ensure!(
+        smoke.code == 5,
+        "smoke against a stopped registry: expected exit 5:\n{smoke}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_zip_the_registry_refuses_fails_with_3_and_shows_its_reason() -> Result<()> {
+    let registry = GoRegistry::start(GoRegistryOptions {
+        extra_args: vec!["--max-zip-bytes".into(), "200".into()],
+        ..Default::default()
+    })?;
+    let (_tmp, root) = example_copy()?;
+    let run = pkgrun(
+        &root,
+        registry.url(),
+        registry.token(),
+        &["publish", "go"],
+        &[],
+    )?;
+    ensure!(
+        run.code == 3,
+        "expected exit 3:\n{run}\n--- registry\n{}",
+        registry.log()
+    );
+    ensure!(
+        run.stderr.contains("HTTP 413") && run.stderr.contains("200 bytes"),
+        "the registry's reason is not shown:\n{run}"
+    );
+    ensure!(
+        !state_path(&root, "ameide-telemetry-go").exists(),
+        "a state was written for a refused upload"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_replace_to_a_module_outside_the_run_is_refused() -> Result<()> {
+    let registry = GoRegistry::start(GoRegistryOptions::default())?;
+    let (_tmp, root) = example_copy()?;
+    let go_mod = root.join("packages/ameide_telemetry_go/go.mod");
+    let mut text = std::fs::read_to_string(&go_mod)?;
+    text.push_str("\nreplace example.com/elsewhere v1.0.0 => example.com/fork v1.0.1\n");
+    std::fs::write(&go_mod, text)?;
+    let run = pkgrun(
+        &root,
+        registry.url(),
+        registry.token(),
+        &["publish", "go"],
+        &[],
+    )?;
+    ensure!(run.code == 3, "expected exit 3:\n{run}");
+    ensure!(
+        run.stderr
+            .contains("replace example.com/elsewhere v1.0.0 => example.com/fork v1.0.1"),
+        "the replace is not named:\n{run}"
+    );
+    let (status, _) = registry.get(&format!("/{TELEMETRY}/@v/list"))?;
+    let (_, body) = registry.get(&format!("/{TELEMETRY}/@v/list"))?;
+    ensure!(
+        status != 200 || body.is_empty(),
+        "something was uploaded: {}",
+        String::from_utf8_lossy(&body)
+    );
+    Ok(())
+}
+
+#[test]
+fn run_go_through_athens() -> Result<()> {
+    let athens = tools_dir().join("bin/athens");
+    if !athens.exists() {
+        eprintln!(
+            "SKIPPED run_go_through_athens: {} is not installed (scripts/tools/install-athens.sh; \
+             the module proxy of this machine refuses Athens' module)",
+            athens.display()
+        );
+        return Ok(());
+    }
+    // Athens serves reads only and uploads go to the registry's upload-only sidecar on
+    // the same volume: one GO_REGISTRY_URL for both needs a path router in front of
+    // them, which this suite does not have yet.
+    anyhow::bail!(
+        "Athens is installed at {} but the Athens-fronted run is not written yet",
+        athens.display()
+    )
+}
