@@ -101,6 +101,16 @@ impl Adapter for Ts {
         registry(ctx)?.packument(&package.name)?;
         let manifest_path = job.workdir.join("package.json");
         let mut pkg = PackageJson::read(&manifest_path).map_err(Failure::publish)?;
+        if matches!(pkg.root.get("private"), Some(manifest::Json::Bool(true))) {
+            return Err(Failure::publish(format!(
+                "{} is marked \"private\": true in its package.json, so npm would refuse to publish it",
+                package.name
+            ))
+            .with_hint(format!(
+                "remove \"private\": true from the package, or remove it from [ts] in {}",
+                ctx.config.path().display()
+            )));
+        }
         pkg.set_version(&job.version);
         let pins: Vec<(&str, &str)> = job
             .pins
