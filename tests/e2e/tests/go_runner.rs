@@ -595,6 +595,50 @@ fn a_replace_to_a_module_outside_the_run_is_refused() -> Result<()> {
 }
 
 #[test]
+fn a_missing_smoke_symbol_fails_the_consumer_check_with_4_and_the_state_says_so() -> Result<()> {
+    let registry = GoRegistry::start(GoRegistryOptions {
+        upstream_from_go_env: true,
+        ..Default::default()
+    })?;
+    let (_tmp, root) = example_copy()?;
+    let config = root.join("pkgrun.toml");
+    let text = std::fs::read_to_string(&config)?;
+    ensure!(
+        text.contains("symbol = \"NewClient\""),
+        "example config changed"
+    );
+    std::fs::write(
+        &config,
+        text.replace("symbol = \"NewClient\"", "symbol = \"NoSuchSymbol\""),
+    )?;
+
+    let run = pkgrun(&root, registry.url(), registry.token(), &["run", "go"], &[])?;
+    ensure!(run.code == 4, "expected exit 4:\n{run}");
+    ensure!(
+        run.stderr.contains("NoSuchSymbol"),
+        "the go build error is not shown:\n{run}"
+    );
+    let sdk = state(&root, "ameide-sdk-go")?;
+    ensure!(sdk["publish"]["outcome"] == "uploaded", "{sdk}");
+    ensure!(sdk["smoke"]["status"] == "failed", "{sdk}");
+    check_passed(&sdk, "protocol")?;
+    let consumer = sdk["smoke"]["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|x| x["name"] == "consumer"))
+        .context("consumer check")?;
+    ensure!(consumer["status"] == "failed", "{consumer}");
+    ensure!(
+        consumer["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("go build")),
+        "{consumer}"
+    );
+    let tel = state(&root, "ameide-telemetry-go")?;
+    ensure!(tel["smoke"]["status"] == "passed", "{tel}");
+    Ok(())
+}
+
+#[test]
 fn run_go_through_athens() -> Result<()> {
     let athens = tools_dir().join("bin/athens");
     if !athens.exists() {

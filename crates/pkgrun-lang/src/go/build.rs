@@ -217,6 +217,100 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapter::Pin;
+    use pkgrun_core::config::Package;
+    use pkgrun_core::manifest::Manifest;
+    use pkgrun_core::Lang;
+    use std::path::PathBuf;
+
+    fn package(name: &str) -> Package {
+        Package {
+            lang: Lang::Go,
+            name: name.to_string(),
+            path: format!("packages/{}", name.rsplit('/').next().unwrap()),
+            dir: PathBuf::from("/nonexistent"),
+            state_key: name.rsplit('/').next().unwrap().to_string(),
+            smoke: Vec::new(),
+            manifest: Manifest {
+                lang: Lang::Go,
+                file: PathBuf::from("/nonexistent/go.mod"),
+                name: name.to_string(),
+                base_version: None,
+                dependencies: Vec::new(),
+            },
+        }
+    }
+
+    const SDK: &str = "example.test/sdk";
+    const TEL: &str = "example.test/telemetry";
+    const SDK_MOD: &str = "module example.test/sdk\n\ngo 1.22\n\nrequire (\n\texample.test/telemetry v0.0.0\n\tgithub.com/x/y v1.2.3\n)\n\nreplace example.test/telemetry => ../telemetry\n";
+
+    fn job<'a>(sdk: &'a Package, pins: Vec<Pin<'a>>) -> BuildJob<'a> {
+        BuildJob {
+            package: sdk,
+            version: "v0.0.0-20261127221005-0123456789ab".to_string(),
+            pins,
+            workdir: PathBuf::from("/nonexistent"),
+        }
+    }
+
+    #[test]
+    fn sibling_replace_is_dropped_and_the_requirement_pinned() {
+        let (sdk, tel) = (package(SDK), package(TEL));
+        let pin = Pin {
+            package: &tel,
+            version: "v0.0.0-20261127221005-0123456789ab".into(),
+        };
+        let edited = edit_go_mod(SDK, SDK_MOD, &job(&sdk, vec![pin])).unwrap();
+        let file = ModFile::parse(&edited.text).unwrap();
+        assert!(file.replaces().is_empty(), "{}", edited.text);
+        assert_eq!(
+            file.require_version(TEL),
+            Some("v0.0.0-20261127221005-0123456789ab")
+        );
+        assert_eq!(file.require_version("github.com/x/y"), Some("v1.2.3"));
+        assert_eq!(edited.notes.len(), 2, "{:?}", edited.notes);
+    }
+
+    #[test]
+    fn a_replace_outside_the_run_is_refused_and_named() {
+        let sdk = package(SDK);
+        // No pins: telemetry is not a package of this run.
+        let err = edit_go_mod(SDK, SDK_MOD, &job(&sdk, vec![])).unwrap_err();
+        assert_eq!(err.kind, crate::FailureKind::Publish);
+        assert!(
+            err.to_string()
+                .contains("replace example.test/telemetry => ../telemetry (go.mod line 10)"),
+            "{err}"
+        );
+
+        let text = format!("{SDK_MOD}replace github.com/x/y v1.2.3 => github.com/fork/y v1.2.4\n");
+        let tel = package(TEL);
+        let pin = Pin {
+            package: &tel,
+            version: "v0.0.0-20261127221005-0123456789ab".into(),
+        };
+        let err = edit_go_mod(SDK, &text, &job(&sdk, vec![pin])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("replace github.com/x/y v1.2.3 => github.com/fork/y v1.2.4"),
+            "{err}"
+        );
+        assert!(
+            !err.to_string().contains("example.test/telemetry =>"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_module_line_must_match_the_package_name() {
+        let sdk = package("example.test/other");
+        let err = edit_go_mod("example.test/other", SDK_MOD, &job(&sdk, vec![])).unwrap_err();
+        assert!(
+            err.to_string().contains("declares module example.test/sdk"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn pseudo_version_times() {
