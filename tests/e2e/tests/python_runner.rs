@@ -408,7 +408,7 @@ fn run_python_publishes_smokes_and_records_state_then_fails_cleanly() -> Result<
 #[test]
 fn override_version_reupload_identical_conflict_and_build_failure() -> Result<()> {
     let devpi = Devpi::start()?;
-    let (_tmp, root) = example_copy()?;
+    let (tmp, root) = example_copy()?;
     let version = [("AMEIDE_PYTHON_SDK_VERSION", "1.4.0")];
 
     let first = pkgrun(&root, &devpi, &["publish", "python"], &version)?;
@@ -434,6 +434,46 @@ fn override_version_reupload_identical_conflict_and_build_failure() -> Result<()
     for project in ["ameide-telemetry", "ameide-sdk"] {
         let files = index_files(&devpi, project)?;
         assert_eq!(files.len(), 2, "{project}: {files:?}");
+    }
+
+    // Without uv on PATH the build falls back to `python3 -m build` (here the pinned
+    // tools' Python, which has `build`): same backend, same kind of files.
+    let bin = tmp.path().join("no-uv-bin");
+    std::fs::create_dir_all(&bin)?;
+    // A wrapper, not a symlink: the venv's interpreter finds its pyvenv.cfg next to itself.
+    let wrapper = bin.join("python3");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec '{}' \"$@\"\n",
+            tools_dir().join("pytools/bin/python3").display()
+        ),
+    )?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))?;
+    }
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let fallback = pkgrun(
+        &root,
+        &devpi,
+        &["publish", "python"],
+        &[("AMEIDE_PYTHON_SDK_VERSION", "1.5.0"), ("PATH", &path)],
+    )?;
+    ensure!(
+        fallback.code == 0,
+        "publish with python -m build failed:\n{fallback}"
+    );
+    assert!(
+        fallback
+            .stderr
+            .contains("ok   python -m build ameide-telemetry"),
+        "{fallback}"
+    );
+    for project in ["ameide-telemetry", "ameide-sdk"] {
+        let files = index_files(&devpi, project)?;
+        let of_15: Vec<_> = files.iter().filter(|f| f.0.contains("-1.5.0")).collect();
+        assert_eq!(of_15.len(), 2, "{project}: {files:?}");
     }
 
     // Changed sources under the same version: refused, both digests named.

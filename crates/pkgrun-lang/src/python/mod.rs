@@ -166,18 +166,20 @@ pub(crate) fn index_only(mut cmd: StepCommand, env: &PyEnv) -> StepCommand {
 
 impl Python {
     fn build_command(&self, job: &BuildJob, out: &Path, env: &PyEnv) -> StepCommand {
-        let name = format!("python build {}", job.package.name);
         let cmd = match find_on_path("uv") {
             // Without --sdist/--wheel uv builds the sdist, then the wheel from the
             // sdist, as `python -m build` does: a file missing from the sdist fails here.
-            Some(uv) => StepCommand::new(name, uv)
+            Some(uv) => StepCommand::new(format!("uv build {}", job.package.name), uv)
                 .args(["build", "--out-dir"])
                 .arg(out)
                 // Never fetch interpreters from the network during a publish.
                 .env("UV_PYTHON_DOWNLOADS", "never"),
-            None => StepCommand::new(name, python_program())
-                .args(["-m", "build", "--outdir"])
-                .arg(out),
+            None => StepCommand::new(
+                format!("python -m build {}", job.package.name),
+                python_program(),
+            )
+            .args(["-m", "build", "--outdir"])
+            .arg(out),
         };
         let mut cmd = index_only(cmd, env)
             .current_dir(&job.workdir)
@@ -245,7 +247,7 @@ impl Adapter for Python {
         let out = ctx.scratch_dir(&format!("dist-{}", job.package.state_key))?;
         ctx.run(&self.build_command(job, &out, &env), FailureKind::Publish)
             .map_err(|f| {
-                f.with_hint("the package's build backend failed: its output is shown above")
+                f.with_hint("the build's output is shown above (pkgrun runs `uv build` when uv is on PATH, else `python3 -m build`, which needs the `build` package)")
             })?;
         collect_build(&out, job)
     }
