@@ -8,7 +8,9 @@
 //! * an override release version: `latest` dist-tag, a re-run with identical sources is
 //!   `already-present` (reproducible tarballs), changed sources are refused naming both
 //!   integrities; a bad token (exit 3, previous state intact); a failing build script
-//!   (exit 3, its output shown with the standard prefix);
+//!   (exit 3, its output shown with the standard prefix) while a sibling's snapshot goes to
+//!   `dev` without moving `latest`; a configured export that is missing (exit 4);
+//! * an npm workspace with a `file:` sibling range (npm builds it);
 //! * an unreachable registry (exit 5).
 
 use anyhow::{bail, Context, Result};
@@ -298,6 +300,38 @@ fn run_ts_publishes_smokes_and_a_fresh_project_installs_the_recorded_version() -
         "{sdk:#}"
     );
     assert_eq!(sdk["smoke"]["status"], "passed");
+
+    // A configured export the package does not have: the consumer check fails (exit 4)
+    // and says which.
+    let config = ws.root.join("pkgrun.toml");
+    let text = std::fs::read_to_string(&config)?;
+    let changed = text.replace(
+        "symbol = \"listOrganizations\"",
+        "symbol = \"listOrganisations\"",
+    );
+    assert_ne!(changed, text);
+    std::fs::write(&config, changed)?;
+    let run = ws
+        .pkgrun(&["smoke", "ts"], &pairs(&e))?
+        .expect(4, "smoke with a missing export")?;
+    assert!(run.stderr.contains("listOrganisations"), "{}", run.stderr);
+    let sdk = ws.state("ameide-sdk-ts")?;
+    assert_eq!(sdk["smoke"]["status"], "failed");
+    let consumer = sdk["smoke"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "consumer")
+        .cloned()
+        .unwrap();
+    assert_eq!(consumer["status"], "failed");
+    assert!(
+        consumer["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no export named listOrganisations"),
+        "{consumer:#}"
+    );
     Ok(())
 }
 
@@ -394,6 +428,14 @@ fn override_reruns_conflicts_bad_token_and_failing_build() -> Result<()> {
             &pairs(&env(&verdaccio, verdaccio.token(), LETTER_SHA)),
         )?
         .expect(3, "publish with a failing build script")?;
+    // The telemetry package (built fine) went out as a snapshot: under `dev`, and the
+    // release keeps `latest`.
+    let telemetry = ws.state("ameide-telemetry-ts")?;
+    let snapshot = telemetry["version"].as_str().unwrap();
+    assert!(snapshot.starts_with("0.1.0-dev."), "{snapshot}");
+    let tags = &packument(&verdaccio, TELEMETRY)?["dist-tags"];
+    assert_eq!(tags["dev"], snapshot);
+    assert_eq!(tags["latest"], "1.4.0", "a snapshot moved latest");
     let shown = run.stderr.lines().any(|l| {
         l.starts_with("[packages:ts-publish] ")
             && l.contains(" info | ")
