@@ -223,7 +223,10 @@ impl Adapter for Python {
         let env = PyEnv::from(ctx)?;
         // The build resolves its backend (hatchling, setuptools, …) through the index:
         // an index that is down is "registry unreachable" (exit 5), not a failed build.
-        ctx.http.get(env.index_for_child())?;
+        // The package's own project page is small (the index root of a mirroring index
+        // lists every upstream project); any HTTP answer, 404 included, means it is up.
+        let page = index::project_page_url(env.index.expose(), &job.package.name);
+        ctx.http.get(page.as_str())?;
 
         let manifest = job.workdir.join("pyproject.toml");
         let text = std::fs::read_to_string(&manifest)?;
