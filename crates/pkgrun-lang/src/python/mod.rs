@@ -383,3 +383,113 @@ fn collect_build(out: &Path, job: &BuildJob) -> Result<PythonBuild, Failure> {
     }
     Ok(PythonBuild { files, metadata })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pkgrun_core::manifest::Manifest;
+
+    fn package(dir: &Path) -> Package {
+        Package {
+            lang: Lang::Python,
+            name: "ameide-telemetry".into(),
+            path: "t".into(),
+            dir: dir.to_path_buf(),
+            state_key: "ameide-telemetry".into(),
+            smoke: Vec::new(),
+            manifest: Manifest {
+                lang: Lang::Python,
+                file: dir.join("pyproject.toml"),
+                name: "ameide-telemetry".into(),
+                base_version: Some("0.1.0".into()),
+                dependencies: Vec::new(),
+            },
+        }
+    }
+
+    fn wheel(path: &Path, name: &str, version: &str) {
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+        zip.start_file(
+            "ameide_telemetry-x.dist-info/METADATA",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        std::io::Write::write_all(
+            &mut zip,
+            format!("Metadata-Version: 2.4\nName: {name}\nVersion: {version}\n").as_bytes(),
+        )
+        .unwrap();
+        zip.finish().unwrap();
+    }
+
+    #[test]
+    fn collects_the_wheel_then_the_sdist_with_digests() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path();
+        wheel(
+            &out.join("ameide_telemetry-1.4.0-py3-none-any.whl"),
+            "ameide_telemetry",
+            "1.4.0",
+        );
+        std::fs::write(out.join("ameide_telemetry-1.4.0.tar.gz"), b"sdist bytes").unwrap();
+        std::fs::write(out.join(".gitignore"), b"*").unwrap();
+        let pkg = package(out);
+        let job = BuildJob {
+            package: &pkg,
+            version: "1.4".into(),
+            pins: Vec::new(),
+            workdir: out.to_path_buf(),
+        };
+        let build = collect_build(out, &job).unwrap();
+        let names: Vec<_> = build
+            .files
+            .iter()
+            .map(|f| (f.filename.as_str(), f.kind))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                (
+                    "ameide_telemetry-1.4.0-py3-none-any.whl",
+                    ArtifactKind::Wheel
+                ),
+                ("ameide_telemetry-1.4.0.tar.gz", ArtifactKind::Sdist)
+            ]
+        );
+        assert_eq!(build.files[1].sha256, sha256_hex(b"sdist bytes"));
+        let artifacts = Python.artifacts(&build);
+        assert_eq!(artifacts[1].size, 11);
+    }
+
+    #[test]
+    fn refuses_a_build_that_ignored_the_stamped_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path();
+        wheel(
+            &out.join("ameide_telemetry-0.1.0-py3-none-any.whl"),
+            "ameide-telemetry",
+            "0.1.0",
+        );
+        std::fs::write(out.join("ameide_telemetry-0.1.0.tar.gz"), b"x").unwrap();
+        let pkg = package(out);
+        let job = BuildJob {
+            package: &pkg,
+            version: "1.4.0".into(),
+            pins: Vec::new(),
+            workdir: out.to_path_buf(),
+        };
+        let err = collect_build(out, &job).unwrap_err();
+        assert_eq!(err.kind, FailureKind::Publish);
+        assert!(
+            err.message.contains("produced ameide-telemetry 0.1.0"),
+            "{err}"
+        );
+
+        std::fs::remove_file(out.join("ameide_telemetry-0.1.0.tar.gz")).unwrap();
+        let err = collect_build(out, &job).unwrap_err();
+        assert!(
+            err.message.contains("exactly one wheel and one sdist"),
+            "{err}"
+        );
+    }
+}
