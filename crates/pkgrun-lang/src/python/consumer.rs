@@ -81,6 +81,13 @@ pub(crate) fn check_protocol(
     doc: &StateDocument,
 ) -> Result<String, Failure> {
     let shown = env.index.without_credentials();
+    if doc.artifacts.is_empty() {
+        return Err(Failure::smoke(format!(
+            "the state of {} {} records no files to compare with the registry",
+            package.name, doc.version
+        ))
+        .with_hint(format!("publish again: `pkgrun publish {}`", doc.language)));
+    }
     let json = fetch_json_page(ctx, env, &package.name)?.ok_or_else(|| {
         Failure::smoke(format!("{shown} has no project page for {}", package.name))
     })?;
