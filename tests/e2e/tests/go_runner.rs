@@ -299,13 +299,12 @@ fn write(root: &Path, rel: &str, text: &str) -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn run_go_handles_a_v2_module_and_an_uppercase_module_path() -> Result<()> {
-    const GADGET: &str = "go.packages.dev.ameide.io/gadget/v2";
-    const WIDGETS: &str = "go.packages.dev.ameide.io/Widgets";
-    let registry = GoRegistry::start(GoRegistryOptions::default())?;
-    let tmp = tempfile::tempdir()?;
-    let root = tmp.path();
+const GADGET: &str = "go.packages.dev.ameide.io/gadget/v2";
+const WIDGETS: &str = "go.packages.dev.ameide.io/Widgets";
+
+/// Two modules: a `/v2` one, and one with an uppercase letter in its path that requires
+/// the first through a sibling `replace`.
+fn write_v2_and_uppercase_tree(root: &Path) -> Result<()> {
     write(root, "pkgrun.toml", &format!(
         "env_prefix = \"E2E\"\n\n[[go.packages]]\nname = \"{GADGET}\"\npath = \"gadget\"\nstate_key = \"gadget-v2\"\nsmoke = [ {{ import = \"{GADGET}\", symbol = \"Name\" }} ]\n\n[[go.packages]]\nname = \"{WIDGETS}\"\npath = \"widgets\"\nstate_key = \"widgets\"\nsmoke = [ {{ import = \"{WIDGETS}\", symbol = \"Describe\" }} ]\n"
     ))?;
@@ -317,6 +316,16 @@ fn run_go_handles_a_v2_module_and_an_uppercase_module_path() -> Result<()> {
     write(root, "gadget/gadget.go", "// Package gadget is a v2 module.\npackage gadget\n\n// Name names it.\nconst Name = \"gadget v2\"\n")?;
     write(root, "widgets/go.mod", &format!("module {WIDGETS}\n\ngo 1.22\n\nrequire {GADGET} v2.0.0\n\nreplace {GADGET} => ../gadget\n"))?;
     write(root, "widgets/widgets.go", &format!("// Package widgets has an uppercase letter in its module path.\npackage widgets\n\nimport gadget \"{GADGET}\"\n\n// Describe says what it is.\nfunc Describe() string {{ return \"widgets with \" + gadget.Name }}\n"))?;
+
+    Ok(())
+}
+
+#[test]
+fn run_go_handles_a_v2_module_and_an_uppercase_module_path() -> Result<()> {
+    let registry = GoRegistry::start(GoRegistryOptions::default())?;
+    let tmp = tempfile::tempdir()?;
+    let root = tmp.path();
+    write_v2_and_uppercase_tree(root)?;
 
     let run = pkgrun(root, registry.url(), registry.token(), &["run", "go"], &[])?;
     ensure!(
@@ -743,6 +752,123 @@ fn smoke_through_a_fake_proxy_serving_other_zip_bytes_fails_the_protocol_check_w
     );
     // The untampered sibling still passes its protocol check through the same fake.
     check_passed(&state(&root, "ameide-telemetry-go")?, "protocol")?;
+    Ok(())
+}
+
+#[test]
+fn credentials_in_the_registry_url_never_reach_logs_or_state() -> Result<()> {
+    let registry = GoRegistry::start(GoRegistryOptions::default())?;
+    let tmp = tempfile::tempdir()?;
+    let root = tmp.path();
+    write_v2_and_uppercase_tree(root)?;
+    const PASSWORD: &str = "url-password-7d41e0";
+    let url = registry
+        .url()
+        .replacen("http://", &format!("http://e2e-user:{PASSWORD}@"), 1);
+
+    // Publish: upload (bearer token; the URL's credentials are not sent with it) and the
+    // visibility reads (Basic credentials from the URL).
+    let publish = pkgrun(
+        root,
+        &url,
+        registry.token(),
+        &["publish", "go"],
+        &[("VERBOSE", "1")],
+    )?;
+    ensure!(publish.code == 0, "pkgrun publish go failed:\n{publish}");
+    // Smoke: the go command refuses to send credentials to an http:// proxy (it wants
+    // https), so the consumer check fails (exit 4); its error shows the URL redacted.
+    let smoke = pkgrun(
+        root,
+        &url,
+        registry.token(),
+        &["smoke", "go"],
+        &[("VERBOSE", "1")],
+    )?;
+    ensure!(smoke.code == 4, "expected exit 4:\n{smoke}");
+    ensure!(
+        smoke
+            .stderr
+            .contains("refusing to pass credentials to insecure URL"),
+        "{smoke}"
+    );
+    ensure!(
+        smoke.stderr.contains("info | "),
+        "VERBOSE=1 shows child output:\n{smoke}"
+    );
+    for run in [&publish, &smoke] {
+        for text in [&run.stdout, &run.stderr] {
+            ensure!(
+                !text.contains(PASSWORD) && !text.contains(registry.token()),
+                "a secret was printed:\n{run}"
+            );
+        }
+    }
+    for key in ["gadget-v2", "widgets"] {
+        let text = std::fs::read_to_string(state_path(root, key))?;
+        ensure!(
+            !text.contains(PASSWORD) && !text.contains("e2e-user"),
+            "credentials in state: {text}"
+        );
+        let doc: Value = serde_json::from_str(&text)?;
+        ensure!(doc["registry"] == registry.url(), "{doc}");
+        ensure!(doc["publish"]["outcome"] == "uploaded", "{doc}");
+    }
+    Ok(())
+}
+
+/// A fake registry that answers every request with 503, counting them.
+fn fake_unavailable_registry() -> Result<(String, std::sync::Arc<std::sync::atomic::AtomicUsize>)> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let mut reader = BufReader::new(match stream.try_clone() {
+                Ok(s) => s,
+                Err(_) => continue,
+            });
+            let mut length = 0usize;
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                line.clear();
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let text = "fake registry: temporarily unavailable";
+            let mut out = stream;
+            let _ = write!(out, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}", text.len());
+        }
+    });
+    Ok((url, count))
+}
+
+#[test]
+fn a_fake_registry_answering_503_fails_with_5_after_bounded_retries() -> Result<()> {
+    let (url, count) = fake_unavailable_registry()?;
+    let (_tmp, root) = example_copy()?;
+    let run = pkgrun(&root, &url, "some-token", &["publish", "go"], &[])?;
+    ensure!(run.code == 5, "expected exit 5:\n{run}");
+    ensure!(
+        run.stderr.contains("HTTP 503") && run.stderr.contains("temporarily unavailable"),
+        "{run}"
+    );
+    let attempts = count.load(std::sync::atomic::Ordering::SeqCst);
+    ensure!(
+        (2..=10).contains(&attempts),
+        "{attempts} requests: retries are not bounded as expected"
+    );
+    ensure!(
+        !state_path(&root, "ameide-telemetry-go").exists(),
+        "state written"
+    );
     Ok(())
 }
 

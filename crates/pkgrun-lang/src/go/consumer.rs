@@ -112,6 +112,35 @@ impl Drop for GoEnv {
     }
 }
 
+/// `ctx.run`, with the registry URL's user name and password scrubbed from the failure
+/// (the go command redacts passwords in the URLs it prints as `xxxxx`, but keeps the
+/// user name; the failure ends up in the state document).
+fn run(
+    ctx: &Context,
+    cmd: &StepCommand,
+    kind: FailureKind,
+) -> Result<pkgrun_core::process::Output, Failure> {
+    ctx.run(cmd, kind).map_err(|f| {
+        let Some(url) = ctx.env.url(ENV_URL).filter(|u| u.has_credentials()) else {
+            return f;
+        };
+        let url = url.expose();
+        let mut secrets: Vec<String> = vec![url.username().to_string()];
+        secrets.extend(url.password().map(str::to_string));
+        let scrub = |text: String| {
+            secrets.iter().filter(|s| !s.is_empty()).fold(text, |t, s| {
+                t.replace(&format!("{s}:"), "***:")
+                    .replace(&format!("{s}@"), "***@")
+            })
+        };
+        Failure {
+            message: scrub(f.message),
+            detail: f.detail.map(scrub),
+            ..f
+        }
+    })
+}
+
 /// `go get` the published version in an empty module, build a program importing every
 /// smoke import, run it, and compare the consumer's go.sum with the published hashes.
 pub fn check_consumer(
@@ -124,23 +153,27 @@ pub fn check_consumer(
     let env = GoEnv::new(ctx, "go-consumer")?;
     let work = env.work();
 
-    ctx.run(
+    run(
+        ctx,
         &env.command(ctx, "go mod init")?
             .args(["mod", "init", "pkgrun.invalid/smoke-consumer"]),
         FailureKind::Smoke,
     )?;
-    ctx.run(
+    run(
+        ctx,
         &env.command(ctx, format!("go get {module}@{version}"))?
             .args(["get", &format!("{module}@{version}")]),
         FailureKind::Smoke,
     )?;
     std::fs::write(work.join("main.go"), main_go(module, package))?;
-    ctx.run(
+    run(
+        ctx,
         &env.command(ctx, "go build smoke consumer")?
             .args(["build", "-o", "smoke-consumer", "."]),
         FailureKind::Smoke,
     )?;
-    let output = ctx.run(
+    let output = run(
+        ctx,
         &StepCommand::new("run smoke consumer", work.join("smoke-consumer"))
             .current_dir(&work)
             .env_remove(ENV_TOKEN)
@@ -287,7 +320,8 @@ fn read_counters(ctx: &Context, base: &str) -> Option<Counters> {
 fn download(ctx: &Context, label: &str, target: &str) -> Result<(u64, String), Failure> {
     let env = GoEnv::new(ctx, &format!("go-probe-{label}"))?;
     let started = Instant::now();
-    let output = ctx.run(
+    let output = run(
+        ctx,
         &env.command(ctx, format!("go mod download {target} ({label} fetch)"))?
             .args(["mod", "download", "-json", target]),
         FailureKind::Smoke,

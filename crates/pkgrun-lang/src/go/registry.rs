@@ -62,7 +62,15 @@ pub fn upload(ctx: &Context, build: &GoBuild) -> Result<PublishOutcome, Failure>
         .env
         .secret(ENV_TOKEN)
         .ok_or_else(|| Failure::usage(format!("{ENV_TOKEN} is not set")))?;
-    let url = format!("{base}/upload");
+    // The bearer token is the registry's upload credential: credentials in the URL
+    // (meant for GOPROXY reads through a front proxy) would be sent as a second,
+    // Basic `Authorization` header that shadows it, so the upload URL goes without them.
+    let plain_base = ctx
+        .env
+        .url(ENV_URL)
+        .map(|u| u.base_without_slash())
+        .unwrap_or_else(|| base.clone());
+    let url = format!("{plain_base}/upload");
     let reply = ctx.http.send(&url, |client| {
         // Rebuilt per attempt: a multipart body is consumed by sending it.
         let form = Form::new()
