@@ -304,7 +304,8 @@ fn run_python_publishes_smokes_and_records_state_then_fails_cleanly() -> Result<
             "-c",
             "import importlib.metadata as m, ameide_sdk, ameide_telemetry; \
              assert hasattr(ameide_sdk, 'Client'); \
-             print(m.version('ameide-sdk'), m.version('ameide-telemetry'))",
+             print(m.version('ameide-sdk'), m.version('ameide-telemetry')); \
+             print(*m.requires('ameide-sdk'), sep='\\n')",
         ])
         .current_dir(tmp.path())
         .output()?;
@@ -313,9 +314,16 @@ fn run_python_publishes_smokes_and_records_state_then_fails_cleanly() -> Result<
         "import: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut lines = stdout.lines();
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        format!("{sdk_version} {telemetry_version}")
+        lines.next(),
+        Some(format!("{sdk_version} {telemetry_version}").as_str())
+    );
+    // The published metadata pins the sibling to this run's version (not a path, not a range).
+    assert_eq!(
+        lines.collect::<Vec<_>>(),
+        [format!("ameide-telemetry=={telemetry_version}")]
     );
 
     // `pkgrun smoke python` alone checks what the state records.
