@@ -35,6 +35,10 @@ pub fn attachment_name(name: &str, version: &str) -> String {
     format!("{name}-{version}.tgz")
 }
 
+/// The `Accept` header npm sends for packuments during installs.
+pub const NPM_INSTALL_ACCEPT: &str =
+    "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*";
+
 /// One npm registry, as the environment names it.
 pub struct Registry<'a> {
     http: &'a RegistryHttp,
@@ -75,20 +79,22 @@ impl<'a> Registry<'a> {
         format!("{}/{}", self.base, escaped_name(name))
     }
 
-    /// GET the packument (read anonymously, as a consumer would; with the token when the
-    /// registry insists). `None` when the registry does not know the package.
+    /// GET the packument as `npm install` asks for it (the abbreviated "corgi" document
+    /// when the registry has one: dist-tags and each version's dependencies and `dist`),
+    /// anonymously as a consumer would, with the token when the registry insists. `None`
+    /// when the registry does not know the package.
     pub fn packument(&self, name: &str) -> Result<Option<Value>, Failure> {
         let url = self.packument_url(name);
         let mut reply = self
             .http
-            .send(&url, |c| c.get(&url).header("accept", "application/json"))?;
+            .send(&url, |c| c.get(&url).header("accept", NPM_INSTALL_ACCEPT))?;
         if matches!(
             reply.status,
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
         ) {
             reply = self.http.send(&url, |c| {
                 c.get(&url)
-                    .header("accept", "application/json")
+                    .header("accept", NPM_INSTALL_ACCEPT)
                     .bearer_auth(self.token.expose())
             })?;
         }
