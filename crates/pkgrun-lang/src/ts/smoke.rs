@@ -16,6 +16,7 @@
 use std::time::Instant;
 
 use pkgrun_core::config::Package;
+use pkgrun_core::process::StepCommand;
 use pkgrun_core::state::{ArtifactKind, StateDocument};
 use serde_json::Value;
 
@@ -216,8 +217,10 @@ pub fn check_consumer(
         summary.push_str("; no imports configured");
         return Ok(summary);
     }
-    let import = npm
-        .command(format!("import {name} in Node (ESM)"), "node", &project)
+    // Importing runs the package's code: it gets no registry token.
+    let import = StepCommand::new(format!("import {name} in Node (ESM)"), "node")
+        .current_dir(&project)
+        .env_remove(crate::ts::tool::TOKEN_VAR)
         .args(["--input-type=module", "-e", IMPORT_CHECK])
         .env("PKGRUN_SMOKE_IMPORTS", Value::Array(checks).to_string());
     let output = ctx.run(&import, FailureKind::Smoke)?;
