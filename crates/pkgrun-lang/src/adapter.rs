@@ -80,6 +80,12 @@ pub trait Adapter {
     /// trees and environments of this ecosystem (VCS directories are never copied).
     fn skipped_dirs(&self) -> &'static [&'static str];
 
+    /// The tools this adapter runs that are not on `PATH`, each as a problem naming
+    /// the tool and what it is for. Checked during preflight (exit 2).
+    fn missing_tools(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// The registry URL consumers use, without credentials (recorded in state).
     fn registry_url(&self, env: &Resolved) -> String;
 

@@ -8,6 +8,7 @@
 //!   mutated).
 //! * [`failure`]: failures classified by exit code.
 //! * [`digest`]: sha256, npm integrity and shasum.
+//! * [`tool`]: finding the ecosystem tools on `PATH`.
 //! * [`go`], [`python`], [`ts`]: the adapters.
 
 pub mod adapter;
@@ -15,6 +16,7 @@ pub mod digest;
 pub mod failure;
 pub mod http;
 pub mod pipeline;
+pub mod tool;
 pub mod workspace;
 
 pub mod go;

@@ -2,7 +2,8 @@
 //!
 //! [`Run::prepare`] checks everything a command needs before anything is touched
 //! (the language's environment variables, the source sha, every package's version
-//! or override) and fails with all problems at once (exit 2). [`Run::publish`] then
+//! or override, and the ecosystem tools on `PATH`) and fails with all problems at
+//! once (exit 2). [`Run::publish`] then
 //! publishes the packages in dependency order, each from a throwaway copy; a package
 //! whose sibling failed is not published, and a dependent is only built once its
 //! sibling is visible through the URL consumers use. [`Run::smoke`] checks what was
@@ -15,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use pkgrun_core::config::{Config, LangSection, Package};
-use pkgrun_core::env::{self, EnvSource, Resolved};
+use pkgrun_core::env::{self, EnvSource, Problems, Resolved};
 use pkgrun_core::plan::{self, VersionPlan};
 use pkgrun_core::log::Logger;
 use pkgrun_core::state::{
@@ -88,6 +89,20 @@ pub fn preflight(
             env::check(&requirements, source).map(|env| (env, None))
         }
     };
+    let missing_tools: Vec<String> = langs.iter().flat_map(|l| missing_tools(*l)).collect();
+    let result = match (result, missing_tools.is_empty()) {
+        (result, true) => result,
+        (result, false) => {
+            let mut problems = Problems::new();
+            if let Err(e) = result {
+                problems.extend(e);
+            }
+            for problem in missing_tools {
+                problems.push("PATH", problem, "install the tool in the runner image or put it on PATH");
+            }
+            Err(problems.into_result().expect_err("there are problems"))
+        }
+    };
     result.map_err(|e| {
         let what = match phase {
             Phase::Publish => "publish",
@@ -98,6 +113,15 @@ pub fn preflight(
             .with_detail(e.to_string())
             .with_hint("fix the problems listed above (see the README's environment contract); nothing was touched")
     })
+}
+
+/// The tools a language's adapter needs that are missing from `PATH`.
+fn missing_tools(lang: Lang) -> Vec<String> {
+    match lang {
+        Lang::Go => crate::go::Go.missing_tools(),
+        Lang::Python => crate::python::Python.missing_tools(),
+        Lang::Ts => crate::ts::Ts.missing_tools(),
+    }
 }
 
 impl<'a, A: Adapter> Run<'a, A> {

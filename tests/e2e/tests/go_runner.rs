@@ -894,3 +894,22 @@ fn run_go_through_athens() -> Result<()> {
         athens.display()
     )
 }
+
+#[test]
+fn a_missing_go_command_is_a_setup_error_before_anything_is_touched() -> Result<()> {
+    let (_tmp, root) = example_copy()?;
+    // Nothing listens on this port: the check must fail before any registry traffic.
+    let url = format!("http://127.0.0.1:{}", pkgrun_e2e::free_port());
+    let run = pkgrun(
+        &root,
+        &url,
+        "unused-token",
+        &["publish", "go"],
+        &[("PATH", "/nonexistent"), ("PKGRUN_GO", "")],
+    )?;
+    assert_eq!(run.code, 2, "{run}");
+    assert!(run.stderr.contains("the go command"), "{run}");
+    assert!(run.stderr.contains("PATH"), "{run}");
+    assert!(!root.join("tmp").exists(), "nothing may be written: {run}");
+    Ok(())
+}

@@ -40,7 +40,7 @@ use crate::failure::{Failure, FailureKind};
 const GO_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The go command (`$PKGRUN_GO`, else `go` from PATH).
-fn go_program() -> String {
+pub(crate) fn go_program() -> String {
     std::env::var("PKGRUN_GO")
         .ok()
         .filter(|v| !v.is_empty())

@@ -55,6 +55,13 @@ impl Adapter for Go {
         &[]
     }
 
+    fn missing_tools(&self) -> Vec<String> {
+        let go = consumer::go_program();
+        crate::tool::require_one_of(&[&go], "the go command (set PKGRUN_GO to use another one)")
+            .into_iter()
+            .collect()
+    }
+
     fn registry_url(&self, env: &Resolved) -> String {
         env.url(ENV_URL)
             .map(|u| u.base_without_slash())

@@ -128,18 +128,7 @@ impl<'a> PyEnv<'a> {
     }
 }
 
-/// The first executable `name` on `PATH`.
-pub(crate) fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| is_executable(candidate))
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
+pub(crate) use crate::tool::find_on_path;
 
 /// `python3`, or `python` when only that exists.
 pub(crate) fn python_program() -> OsString {
@@ -196,6 +185,14 @@ impl Adapter for Python {
 
     fn lang(&self) -> Lang {
         Lang::Python
+    }
+
+    fn missing_tools(&self) -> Vec<String> {
+        // The build runs `uv build`, or `python -m build` without uv; venvs and pip
+        // installs need the interpreter in any case.
+        crate::tool::require_one_of(&["python3", "python"], "a Python interpreter (builds, venvs and pip)")
+            .into_iter()
+            .collect()
     }
 
     fn skipped_dirs(&self) -> &'static [&'static str] {
