@@ -10,7 +10,8 @@
 //!   integrities; a bad token (exit 3, previous state intact); a failing build script
 //!   (exit 3, its output shown with the standard prefix) while a sibling's snapshot goes to
 //!   `dev` without moving `latest`; a configured export that is missing (exit 4);
-//! * an npm workspace with a `file:` sibling range (npm builds it);
+//! * an npm workspace with a `file:` sibling range (npm builds it); then the registry
+//!   serves other bytes for the version (exit 4), then it is down (exit 5);
 //! * an unreachable registry (exit 5).
 
 use anyhow::{bail, Context, Result};
@@ -459,7 +460,8 @@ fn override_reruns_conflicts_bad_token_and_failing_build() -> Result<()> {
 }
 
 #[test]
-fn npm_workspace_with_a_file_dependency_builds_with_npm_and_pins_the_sibling() -> Result<()> {
+fn npm_workspace_builds_with_npm_then_tampered_bytes_and_a_dead_registry_fail_smoke() -> Result<()>
+{
     let verdaccio = Verdaccio::start()?;
     let ws = Workspace::new()?;
     // Turn the example into an npm workspace: no pnpm marks, a `file:` sibling range.
@@ -501,6 +503,39 @@ fn npm_workspace_with_a_file_dependency_builds_with_npm_and_pins_the_sibling() -
         .as_str()
         .unwrap()
         .ends_with(".tgz"));
+
+    // The registry starts serving other bytes for the published version (its stored
+    // tarball replaced): the protocol check catches it (exit 4).
+    let stored = verdaccio
+        .storage_dir()
+        .join("@ameideio/ameide-sdk-ts")
+        .join(format!("ameide-sdk-ts-{version}.tgz"));
+    let other = verdaccio.storage_dir().join(format!(
+        "@ameideio/ameide-telemetry-ts/ameide-telemetry-ts-{}.tgz",
+        telemetry["version"].as_str().unwrap()
+    ));
+    assert!(
+        stored.is_file(),
+        "no stored tarball at {}",
+        stored.display()
+    );
+    std::fs::copy(&other, &stored)?;
+    let run = ws
+        .pkgrun(&["smoke", "ts"], &pairs(&e))?
+        .expect(4, "smoke with tampered bytes in the registry")?;
+    let recorded = sdk["artifacts"][0]["integrity"].as_str().unwrap();
+    assert!(
+        run.stderr.contains("hashes to") && run.stderr.contains(recorded),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(ws.state("ameide-sdk-ts")?["smoke"]["status"], "failed");
+
+    // The registry goes away: smoke reports it unreachable (exit 5).
+    let mut verdaccio = verdaccio;
+    verdaccio.stop();
+    ws.pkgrun(&["smoke", "ts"], &pairs(&e))?
+        .expect(5, "smoke with the registry down")?;
     Ok(())
 }
 

@@ -134,6 +134,9 @@ pub fn check_consumer(
     let recorded = recorded_integrity(doc)?;
     let name = &package.name;
     let version = &doc.version;
+    // npm retries a dead registry for minutes; the bounded-retry client tells in seconds
+    // (exit 5) whether there is a registry to install from at all.
+    registry(ctx)?.packument(name)?;
     let project = ctx.scratch_dir("consumer")?;
     std::fs::write(
         project.join("package.json"),
