@@ -539,6 +539,42 @@ fn npm_workspace_builds_with_npm_then_tampered_bytes_and_a_dead_registry_fail_sm
     Ok(())
 }
 
+/// The first `name` on this process's PATH.
+fn which(name: &str) -> Result<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .with_context(|| format!("{name} not on PATH"))
+}
+
+#[test]
+fn pnpm_workspace_without_pnpm_on_path_fails_naming_the_reason() -> Result<()> {
+    let verdaccio = Verdaccio::start()?;
+    let ws = Workspace::new()?;
+    // A PATH with node and npm only (what preflight requires), so no pnpm anywhere.
+    let bin = ws.home.join("bin");
+    std::fs::create_dir_all(&bin)?;
+    for tool in ["node", "npm"] {
+        std::os::unix::fs::symlink(which(tool)?, bin.join(tool))?;
+    }
+    let mut e = pairs(&env(&verdaccio, verdaccio.token(), LETTER_SHA))
+        .into_iter()
+        .map(|(k, v)| (k, v.to_owned()))
+        .collect::<Vec<_>>();
+    e.push(("PATH", bin.display().to_string()));
+    let run = ws
+        .pkgrun(&["publish", "ts"], &pairs(&e))?
+        .expect(3, "publish a pnpm workspace without pnpm")?;
+    assert!(
+        run.stderr
+            .contains("pnpm workspace, but pnpm is not on PATH"),
+        "{}",
+        run.stderr
+    );
+    assert!(ws.state_bytes().is_empty());
+    Ok(())
+}
+
 #[test]
 fn unreachable_registry_exits_5_and_touches_nothing() -> Result<()> {
     let ws = Workspace::new()?;

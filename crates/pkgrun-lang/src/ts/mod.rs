@@ -87,6 +87,21 @@ impl Adapter for Ts {
         &["node_modules", "dist", ".turbo", ".pnpm-store"]
     }
 
+    fn missing_tools(&self) -> Vec<String> {
+        // pnpm is only needed by pnpm workspaces, which preflight cannot see from here;
+        // the build checks for it with the reason it is needed.
+        [
+            ("node", "Node.js (the consumer smoke imports the package)"),
+            (
+                "npm",
+                "npm (packs npm workspaces, installs the consumer smoke project)",
+            ),
+        ]
+        .iter()
+        .filter_map(|(tool, what)| crate::tool::require_one_of(&[tool], what))
+        .collect()
+    }
+
     fn registry_url(&self, env: &Resolved) -> String {
         env.url(REGISTRY_VAR)
             .map(|u| u.without_credentials().to_string())
@@ -142,6 +157,13 @@ impl Adapter for Ts {
         std::fs::write(&manifest_path, pkg.render())?;
 
         let client = Client::detect(&package.dir, ctx.config.root());
+        if client == Client::Pnpm && crate::tool::find_on_path("pnpm").is_none() {
+            return Err(Failure::publish(format!(
+                "{} is in a pnpm workspace, but pnpm is not on PATH",
+                package.name
+            ))
+            .with_hint("install pnpm in the runner image (or put it on PATH); pkgrun builds pnpm workspaces with pnpm"));
+        }
         let npm = NpmEnv::new(
             ctx,
             &format!("build-{}", package.state_key),
