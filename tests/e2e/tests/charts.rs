@@ -524,7 +524,7 @@ fn runner_serviceaccount_is_the_one_the_job_runs_as() -> Result<()> {
         );
 
         // Bring your own: no ServiceAccount rendered, the Job runs as the named one.
-        let r = ws.render(chart, "byo-rbac-values.yaml", &[])?;
+        let r = ws.render(chart, "byo-serviceaccount-values.yaml", &[])?;
         ensure!(
             r.of_kind("ServiceAccount").is_empty(),
             "{chart}: SA rendered with create=false"
@@ -547,36 +547,41 @@ fn runner_serviceaccount_is_the_one_the_job_runs_as() -> Result<()> {
     Ok(())
 }
 
-/// templates/runner-role.yaml: get + patch on the state ConfigMap, nothing else.
+/// templates/runner-role.yaml: get, create and patch on the state ConfigMap, nothing else.
 #[test]
-fn runner_role_allows_only_get_and_patch_on_the_state_configmap() -> Result<()> {
+fn runner_role_is_limited_to_the_state_configmap_by_name() -> Result<()> {
     let ws = workspace();
     for (chart, lang) in CHARTS {
-        let r = ws.render(chart, "default-values.yaml", &[])?;
-        let role = r.one("Role")?;
-        let rules = role["rules"].as_array().context("Role has no rules")?;
-        ensure!(rules.len() == 1, "{chart}: expected one rule: {rules:?}");
-        let rule = &rules[0];
-        ensure!(
-            rule["apiGroups"] == serde_json::json!([""]),
-            "{chart}: apiGroups {rule}"
-        );
-        ensure!(
-            rule["resources"] == serde_json::json!(["configmaps"]),
-            "{chart}: resources {rule}"
-        );
-        ensure!(
-            rule["resourceNames"] == serde_json::json!([format!("{lang}-packages-state")]),
-            "{chart}: resourceNames {rule}"
-        );
-        ensure!(
-            rule["verbs"] == serde_json::json!(["get", "patch"]),
-            "{chart}: verbs {rule}"
-        );
-        ensure!(
-            r.of_kind("ClusterRole").is_empty(),
-            "{chart}: ClusterRole rendered"
-        );
+        for ci in ci_values(ws, chart)? {
+            let r = ws.render(chart, &ci, &[])?;
+            let role = r.one("Role")?;
+            let ctx = format!("{chart} ({ci})");
+            // One rule: every verb, create included, carries the resource name (a rule
+            // without resourceNames would reach every ConfigMap of the namespace).
+            let rules = role["rules"].as_array().context("Role has no rules")?;
+            ensure!(rules.len() == 1, "{ctx}: expected one rule: {rules:?}");
+            let rule = &rules[0];
+            ensure!(
+                rule["apiGroups"] == serde_json::json!([""]),
+                "{ctx}: apiGroups {rule}"
+            );
+            ensure!(
+                rule["resources"] == serde_json::json!(["configmaps"]),
+                "{ctx}: resources {rule}"
+            );
+            ensure!(
+                rule["resourceNames"] == serde_json::json!([format!("{lang}-packages-state")]),
+                "{ctx}: resourceNames {rule}"
+            );
+            ensure!(
+                rule["verbs"] == serde_json::json!(["get", "create", "patch"]),
+                "{ctx}: verbs {rule}"
+            );
+            ensure!(
+                r.of_kind("ClusterRole").is_empty(),
+                "{ctx}: ClusterRole rendered"
+            );
+        }
 
         // The resource name follows the value.
         let r = ws.render(
@@ -587,25 +592,6 @@ fn runner_role_allows_only_get_and_patch_on_the_state_configmap() -> Result<()> 
         ensure!(
             r.one("Role")?["rules"][0]["resourceNames"] == serde_json::json!(["custom-state"]),
             "{chart}: resourceNames do not follow stateConfigMap"
-        );
-
-        // The opt-in create rule is separate and carries no resourceNames (RBAC could not
-        // honour them for create); the named rule stays get + patch.
-        let r = ws.render(chart, "byo-rbac-values.yaml", &[])?;
-        let rules = r.one("Role")?["rules"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        ensure!(rules.len() == 2, "{chart}: byo rules {rules:?}");
-        ensure!(
-            rules[0]["verbs"] == serde_json::json!(["get", "patch"]),
-            "{chart}: {rules:?}"
-        );
-        ensure!(
-            rules[1]["verbs"] == serde_json::json!(["create"])
-                && rules[1].get("resourceNames").is_none()
-                && rules[1]["resources"] == serde_json::json!(["configmaps"]),
-            "{chart}: create rule {rules:?}"
         );
 
         // rbac.create=false: no Role, no RoleBinding.
@@ -627,7 +613,7 @@ fn runner_role_allows_only_get_and_patch_on_the_state_configmap() -> Result<()> 
 fn runner_rolebinding_binds_the_role_to_the_jobs_serviceaccount() -> Result<()> {
     let ws = workspace();
     for (chart, _) in CHARTS {
-        for ci in ["default-values.yaml", "byo-rbac-values.yaml"] {
+        for ci in ["default-values.yaml", "byo-serviceaccount-values.yaml"] {
             let r = ws.render(chart, ci, &[])?;
             let binding = r.one("RoleBinding")?;
             let role = r.one("Role")?;
@@ -663,19 +649,26 @@ fn runner_rolebinding_binds_the_role_to_the_jobs_serviceaccount() -> Result<()> 
     Ok(())
 }
 
-/// templates/state-configmap.yaml: the empty, kept state ConfigMap.
+/// templates/state-configmap.yaml: the optional, empty, kept state ConfigMap.
 #[test]
-fn state_configmap_is_precreated_empty_and_kept() -> Result<()> {
+fn state_configmap_is_optional_empty_and_kept() -> Result<()> {
     let ws = workspace();
     for (chart, lang) in CHARTS {
+        // Off by default: the runner creates it on its first server-side apply.
         let r = ws.render(chart, "default-values.yaml", &[])?;
+        ensure!(
+            r.of_kind("ConfigMap").is_empty(),
+            "{chart}: state ConfigMap rendered with rbac.createStateConfigMap=false"
+        );
+
+        let r = ws.render(chart, "byo-serviceaccount-values.yaml", &[])?;
         let cm = r.one("ConfigMap")?;
         ensure!(
             cm["metadata"]["name"] == format!("{lang}-packages-state"),
             "{chart}: {cm}"
         );
         ensure!(
-            cm["metadata"]["namespace"] == NAMESPACE,
+            cm["metadata"]["namespace"] == "packages-ci",
             "{chart}: namespace"
         );
         ensure!(
@@ -691,11 +684,10 @@ fn state_configmap_is_precreated_empty_and_kept() -> Result<()> {
             cm["metadata"]["annotations"].get("helm.sh/hook").is_none(),
             "{chart}: the state ConfigMap must be a release object, not a hook"
         );
-
-        let r = ws.render(chart, "byo-rbac-values.yaml", &[])?;
+        // The Role names the same ConfigMap.
         ensure!(
-            r.of_kind("ConfigMap").is_empty(),
-            "{chart}: ConfigMap rendered with rbac.createStateConfigMap=false"
+            r.one("Role")?["rules"][0]["resourceNames"][0] == cm["metadata"]["name"],
+            "{chart}: the Role does not name the state ConfigMap"
         );
     }
     Ok(())
@@ -711,7 +703,7 @@ fn every_object_carries_the_standard_labels_and_the_job_is_found_by_label_query(
     for (chart, _) in CHARTS {
         for ci in ci_values(ws, chart)? {
             let r = ws.render(chart, &ci, &[])?;
-            let expect_ns = if ci == "byo-rbac-values.yaml" {
+            let expect_ns = if ci == "byo-serviceaccount-values.yaml" {
                 "packages-ci"
             } else {
                 NAMESPACE

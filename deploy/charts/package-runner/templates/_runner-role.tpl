@@ -1,14 +1,15 @@
 {{/*
-The runner's Role: read and patch ONE ConfigMap, the language's state ConfigMap.
+The runner's Role: one rule, the language's state ConfigMap only (resourceNames), verbs
+get, create and patch — what pkgrun's ConfigMap sink does: `get` (the 1 MiB size check
+before writing) and server-side apply, a PATCH that creates the ConfigMap when it does
+not exist yet.
 
-RBAC cannot limit `create` by resourceNames (a create request carries no object name
-when it is authorized, so a resourceNames rule never matches it). Rather than grant
-create on every ConfigMap of the namespace, the chart creates the state ConfigMap
-itself (state-configmap, kept on uninstall) and the runner only needs `get` (the size
-check before writing) and `patch` (server-side apply) on that name. A cluster where the
-chart must not own the ConfigMap sets rbac.createStateConfigMap=false and
-rbac.allowCreateAnyConfigMap=true, which adds a separate, broader `create` rule; that
-trade-off is documented in docs/charts.md.
+On `create` and resourceNames: a POST create is authorized before the object has a name,
+so a resourceNames rule never allows one — this SA cannot create ConfigMaps by POST at
+all. Server-side apply is different: for a PATCH that creates, the API server authorizes
+verb `create` WITH the object's name (k8s.io/apiserver, endpoints/handlers/patch.go,
+createAuthorizerAttributes), so `create` here is limited to the state ConfigMap. No
+broader rule is needed. See docs/charts.md "RBAC".
 */}}
 {{- define "package-runner.runner-role" -}}
 {{- if .Values.rbac.create -}}
@@ -24,12 +25,6 @@ rules:
   - apiGroups: [""]
     resources: ["configmaps"]
     resourceNames: [{{ .Values.stateConfigMap | quote }}]
-    verbs: ["get", "patch"]
-  {{- if .Values.rbac.allowCreateAnyConfigMap }}
-  # Broader on purpose (rbac.allowCreateAnyConfigMap): create cannot be limited by name.
-  - apiGroups: [""]
-    resources: ["configmaps"]
-    verbs: ["create"]
-  {{- end }}
+    verbs: ["get", "create", "patch"]
 {{- end -}}
 {{- end -}}
