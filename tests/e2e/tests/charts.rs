@@ -61,7 +61,18 @@ fn workspace() -> &'static Workspace {
 }
 
 fn prepare() -> Result<Workspace> {
-    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("charts-suite");
+    // One directory per test process (statics are never dropped, so a TempDir would
+    // leak); directories of processes that no longer run are removed here.
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    for entry in std::fs::read_dir(&base)?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix("charts-suite-") {
+            if !Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    let root = base.join(format!("charts-suite-{}", std::process::id()));
     if root.exists() {
         std::fs::remove_dir_all(&root).with_context(|| format!("clear {}", root.display()))?;
     }
