@@ -36,9 +36,10 @@ const LAYERS: &[(&str, &str, &str)] = &[
     ("28-package-py.yaml", "package-python", "python"),
 ];
 
-/// The Kubernetes version the manifests are validated against (one kubernetes-validate
-/// 1.37.0 ships; the oldest minor still in upstream support at the time of writing).
-const KUBERNETES_VERSION: &str = "1.33.0";
+/// The Kubernetes versions the manifests are validated against (kubernetes-validate 1.37.0
+/// ships 1.25–1.37): the oldest minor still in upstream support at the time of writing,
+/// and the newest.
+const KUBERNETES_VERSIONS: &[&str] = &["1.33.0", "1.37.0"];
 
 const STATE_MOUNT: &str = "/workspace/tmp/tilt-packages";
 const NAMESPACE: &str = "packages";
@@ -281,11 +282,11 @@ fn helm_lint_strict_passes_for_every_chart_and_ci_values() -> Result<()> {
 fn rendered_manifests_are_valid_kubernetes_objects() -> Result<()> {
     let ws = workspace();
     let scratch = tempfile::tempdir()?;
-    let validate = |file: &Path| {
+    let validate = |version: &str, files: &[PathBuf]| {
         output(
             Command::new(tools_bin("kubernetes-validate"))
-                .args(["--strict", "--kubernetes-version", KUBERNETES_VERSION])
-                .arg(file),
+                .args(["--strict", "--kubernetes-version", version])
+                .args(files),
         )
     };
     let mut files = Vec::new();
@@ -297,27 +298,28 @@ fn rendered_manifests_are_valid_kubernetes_objects() -> Result<()> {
             files.push(file);
         }
     }
-    for file in &files {
-        let out = validate(file)?;
+    for version in KUBERNETES_VERSIONS {
+        let out = validate(version, &files)?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         ensure!(
             out.status.success(),
-            "kubernetes-validate {} failed ({}):\n{stdout}{}",
-            file.display(),
+            "kubernetes-validate {version} failed ({}):\n{stdout}{}",
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
-        // Every rendered object was checked (one "passed for resource" line each).
-        let objects = yaml_documents(&std::fs::read_to_string(file)?)?.len();
-        let valid = stdout
-            .lines()
-            .filter(|l| l.contains("passed for resource"))
-            .count();
-        ensure!(
-            valid == objects && objects >= 3,
-            "{}: {objects} objects rendered, {valid} reported valid:\n{stdout}",
-            file.display()
-        );
+        // Every rendered object was checked (one "<file> passed for resource" line each).
+        for file in &files {
+            let objects = yaml_documents(&std::fs::read_to_string(file)?)?.len();
+            let name = file.display().to_string();
+            let valid = stdout
+                .lines()
+                .filter(|l| l.contains(&format!("{name} passed for resource")))
+                .count();
+            ensure!(
+                valid == objects && objects >= 3,
+                "{name}: {objects} objects rendered, {valid} reported valid by {version}:\n{stdout}"
+            );
+        }
     }
 
     // Control: the same validator rejects a Job whose field has the wrong type and one
@@ -330,7 +332,7 @@ fn rendered_manifests_are_valid_kubernetes_objects() -> Result<()> {
         ensure!(good.contains(from), "rendered Job has no `{from}`");
         let bad = scratch.path().join("bad.yaml");
         std::fs::write(&bad, good.replacen(from, to, 1))?;
-        let out = validate(&bad)?;
+        let out = validate(KUBERNETES_VERSIONS[0], std::slice::from_ref(&bad))?;
         ensure!(
             !out.status.success(),
             "kubernetes-validate accepted a Job with a {what} ({to})"
