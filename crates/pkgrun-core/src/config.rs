@@ -86,6 +86,7 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawLang {
     upstream_probe: Option<String>,
+    configmap: Option<String>,
     #[serde(default)]
     packages: Vec<RawPackage>,
 }
@@ -128,6 +129,9 @@ pub struct LangSection {
     pub lang: Lang,
     /// go `module@version`, python `name==version`, ts `name@version`.
     pub upstream_probe: Option<String>,
+    /// Name of the ConfigMap that receives this language's state after a passed smoke
+    /// (the `configmap` key); setting it enables the ConfigMap sink (see pkgrun-kube).
+    pub configmap: Option<String>,
     /// Packages in the order the file lists them.
     pub packages: Vec<Package>,
     /// Indexes into `packages`, dependencies first.
@@ -177,6 +181,16 @@ impl LangSection {
             .map(|i| &self.packages[i])
             .collect()
     }
+}
+
+/// A Kubernetes object name (RFC 1123 subdomain), as ConfigMap names must be.
+pub fn is_dns_subdomain(name: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !name.is_empty()
+        && name.len() <= 253
+        && name.starts_with(alnum)
+        && name.ends_with(alnum)
+        && name.chars().all(|c| alnum(c) || c == '-' || c == '.')
 }
 
 fn same_name(lang: Lang, a: &str, b: &str) -> bool {
@@ -368,6 +382,11 @@ impl Config {
                     problems.push(p);
                 }
             }
+            if let Some(name) = &section.configmap {
+                if !is_dns_subdomain(name) {
+                    problems.push(format!("`{lang}.configmap` = {name:?} is not a Kubernetes object name: use lowercase letters, digits, '-' and '.', at most 253 characters, starting and ending with a letter or digit"));
+                }
+            }
             if section.packages.is_empty() {
                 problems.push(format!("[{lang}] has no packages: add a [[{lang}.packages]] table with `name` and `path`, or remove [{lang}]"));
             }
@@ -407,6 +426,7 @@ impl Config {
             sections.push(LangSection {
                 lang,
                 upstream_probe: section.upstream_probe,
+                configmap: section.configmap,
                 packages,
                 order,
             });
@@ -747,5 +767,23 @@ path = "c"
         let text = ws.load().unwrap_err().to_string();
         assert!(text.contains("ts.upstream_probe"), "{text}");
         assert!(text.contains("ts.packages[0].smoke[0].import"), "{text}");
+    }
+
+    #[test]
+    fn configmap_key_is_a_kubernetes_name() {
+        let ws = Ws::new();
+        ws.file("t/package.json", r#"{"name":"t","version":"1.0.0"}"#).file(
+            FILE_NAME,
+            "env_prefix = \"A\"\n[ts]\nconfigmap = \"ts-packages-state\"\n[[ts.packages]]\nname = \"t\"\npath = \"t\"\n",
+        );
+        let config = ws.load().unwrap();
+        assert_eq!(config.section(Lang::Ts).unwrap().configmap.as_deref(), Some("ts-packages-state"));
+        ws.file(
+            FILE_NAME,
+            "env_prefix = \"A\"\n[ts]\nconfigmap = \"TS_State\"\n[[ts.packages]]\nname = \"t\"\npath = \"t\"\n",
+        );
+        let text = ws.load().unwrap_err().to_string();
+        assert!(text.contains("ts.configmap"), "{text}");
+        assert!(!is_dns_subdomain("-a") && !is_dns_subdomain("") && is_dns_subdomain("a.b-c"));
     }
 }

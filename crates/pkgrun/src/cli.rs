@@ -141,6 +141,42 @@ pub enum Command {
     /// Validate pkgrun.toml (and optionally the environment).
     #[command(subcommand)]
     Config(ConfigCommand),
+
+    /// Run one helmfile layer: wait for the registry, sync, test, show the Job's logs.
+    #[command(
+        long_about = "Run one helmfile layer of the package runners (e.g. deploy/helmfiles/27-package-go.yaml).\n\nReads the releases and their values files (paths relative to the helmfile; the chart's own values.yaml first) for `helmLayerSelector` (which must match the release's labels), `registry.deployment`/`registry.namespace` and `namespace`; waits, with a progress line per poll, for each registry Deployment to be Available (through the Kubernetes API); runs `helmfile -f <file> -l <selector> sync`, then `helm test <release> -n <namespace>`; then fetches the logs of the test Jobs' pods by label query (`app.kubernetes.io/instance=<release>`, `job-name=<job>`) and prints each line as `[packages:<lang>-layer] … info | <line>`. A Job with a Failed condition ends the command with its reason.\n\nExit codes: 2 helmfile/helm not on PATH, unreadable helmfile, no credentials or RBAC refusal; 3 helmfile sync, helm test or the Job failed (4/5 when the runner in the Job exited 4/5); 5 the registry Deployment did not become Available in time or the API was unreachable.",
+        after_help = "Examples:\n  pkgrun layer deploy/helmfiles/27-package-go.yaml\n  pkgrun layer --wait-timeout 600 deploy/helmfiles/26-package-npm.yaml && pkgrun state sync ts\n\nEnvironment:\n  KUBECONFIG         kubeconfig to use (else ~/.kube/config, else the in-cluster service account)\n  PKGRUN_NAMESPACE   namespace for releases that set none (same as --namespace)\n  PATH               must contain helmfile and helm"
+    )]
+    Layer(LayerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LayerArgs {
+    /// The helmfile of the layer.
+    #[arg(value_name = "HELMFILE")]
+    pub helmfile: PathBuf,
+    /// Namespace of releases that set none (default: PKGRUN_NAMESPACE, else the kubeconfig's).
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// How long to wait for each registry Deployment to become Available.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
+    pub wait_timeout: f64,
+    /// Pause between two polls of the registry Deployment.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    pub poll_interval: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct StateSyncArgs {
+    /// Namespace of the ConfigMaps (default: PKGRUN_NAMESPACE, else the kubeconfig's / pod's).
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Also remove local documents (and <lang>-version) whose keys are not in the ConfigMap.
+    #[arg(long)]
+    pub prune: bool,
+    /// Languages to sync (default: every configured language).
+    #[arg(value_parser = parse_lang)]
+    pub langs: Vec<Lang>,
 }
 
 #[derive(Debug, Args)]
@@ -206,6 +242,12 @@ pub enum StateCommand {
         after_help = "Example:\n  pkgrun state clean\n\nEnvironment:\n  PKGRUN_CONFIG   path of pkgrun.toml"
     )]
     Clean,
+    /// Copy the state ConfigMaps of the cluster into the state directory.
+    #[command(
+        long_about = "Read each language's state ConfigMap (PKGRUN_CONFIGMAP with {lang} replaced, else the section's `configmap` key, else `<lang>-packages-state`) through the Kubernetes API and write its keys (`<state_key>.json`, `<lang>-version`) into the state directory, each file atomically.\n\nEvery key of every requested ConfigMap is validated (a pkgrun.state/v1 document of that language named after its state key) before anything is written: one bad document means nothing is written (exit 2). Local documents of a language whose keys are no longer in its ConfigMap are removed only with --prune.\n\nExit codes: 2 no credentials, RBAC refusal, missing ConfigMap or a bad document; 5 API unreachable.",
+        after_help = "Examples:\n  pkgrun state sync\n  pkgrun state sync --namespace ameide --prune go ts\n\nEnvironment:\n  KUBECONFIG         kubeconfig to use (else ~/.kube/config, else the in-cluster service account)\n  PKGRUN_NAMESPACE   namespace (same as --namespace)\n  PKGRUN_CONFIGMAP   ConfigMap name; {lang} is replaced by the language"
+    )]
+    Sync(StateSyncArgs),
 }
 
 /// Output format of `pkgrun env`.

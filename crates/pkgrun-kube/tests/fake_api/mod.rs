@@ -368,7 +368,7 @@ async fn apply_configmap(
         serde_json::from_value(body["data"].clone()).unwrap_or_default();
     let key = (ns.clone(), name.clone());
     let created = !s.configmaps.contains_key(&key);
-    let mut cm = s.configmaps.remove(&key).unwrap_or_default();
+    let cm = s.configmaps.remove(&key).unwrap_or_default();
     // Conflicts: a key another manager owns whose value would change.
     let conflicts: Vec<String> = applied
         .iter()

@@ -2,9 +2,11 @@
 
 pub mod config;
 pub mod env;
+pub mod layer;
 pub mod log;
 pub mod pipeline;
 pub mod state;
+pub mod state_sync;
 pub mod step;
 pub mod version;
 
@@ -34,6 +36,8 @@ pub fn dispatch(command: Command, globals: &Globals) -> Result<Outcome> {
         Command::Run(args) => pipeline::run(pipeline::Phases::Run, args, globals),
         Command::State(StateCommand::Show { json }) => state::show(json, globals),
         Command::State(StateCommand::Clean) => state::clean(globals),
+        Command::State(StateCommand::Sync(args)) => state_sync::run(args, globals),
+        Command::Layer(args) => layer::run(args, globals),
         Command::Env(args) => env::run(args, globals),
         Command::Version(args) => version::run(args, globals),
         Command::Config(ConfigCommand::Check { env }) => config::check(env, globals),

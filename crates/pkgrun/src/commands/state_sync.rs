@@ -1,0 +1,254 @@
+//! `pkgrun state sync`, and where each language's state ConfigMap is: the
+//! `PKGRUN_CONFIGMAP` / `PKGRUN_NAMESPACE` rules shared with the pipeline's
+//! ConfigMap sink ([`sink_targets`]).
+//!
+//! Sync reads every requested language's ConfigMap and validates every key (each
+//! `*.json` must be a `pkgrun.state/v1` document of that language named after its
+//! state key) *before* writing anything; then each file is written atomically through
+//! [`StateStore`]. Local files of a language whose keys are no longer in its
+//! ConfigMap are removed only with `--prune`.
+
+use anyhow::Result;
+use pkgrun_core::config::{is_dns_subdomain, Config};
+use pkgrun_core::plan::select_languages;
+use pkgrun_core::state::{StateDocument, StateStore};
+use pkgrun_core::{ExitStatus, Lang};
+use pkgrun_kube::configmap::default_configmap_name;
+use pkgrun_kube::{Kube, KubeError, SyncedState};
+
+use super::{load_config, logger, Outcome};
+use crate::cli::{Globals, StateSyncArgs};
+use crate::report::CliError;
+
+/// Names the ConfigMap (`{lang}` is replaced by the language); setting it enables the
+/// ConfigMap sink of `publish`/`smoke`/`run`.
+pub const ENV_CONFIGMAP: &str = "PKGRUN_CONFIGMAP";
+/// Namespace of the state ConfigMaps (default: the kubeconfig context's or the pod's).
+pub const ENV_NAMESPACE: &str = "PKGRUN_NAMESPACE";
+
+fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The ConfigMap name for `lang`: `PKGRUN_CONFIGMAP` (with `{lang}` replaced), else the
+/// language section's `configmap`, else `default` (when given). A name without
+/// `{lang}` used for more than one language is refused: the languages would fight
+/// over one ConfigMap's keys.
+fn configmap_name(
+    config: &Config,
+    lang: Lang,
+    langs: &[Lang],
+    default: bool,
+) -> Result<Option<String>, CliError> {
+    let name = match env_nonempty(ENV_CONFIGMAP) {
+        Some(template) => {
+            if langs.len() > 1 && !template.contains("{lang}") {
+                return Err(CliError::usage(
+                    format!("{ENV_CONFIGMAP}={template:?} names one ConfigMap for {} languages", langs.len()),
+                    Some(format!("each language needs its own ConfigMap: use {ENV_CONFIGMAP}='{{lang}}-packages-state', or name one language on the command line")),
+                ));
+            }
+            Some(template.replace("{lang}", lang.as_str()))
+        }
+        None => config
+            .section(lang)
+            .and_then(|s| s.configmap.clone())
+            .or_else(|| default.then(|| default_configmap_name(lang))),
+    };
+    if let Some(name) = &name {
+        if !is_dns_subdomain(name) {
+            return Err(CliError::usage(
+                format!("ConfigMap name {name:?} ({lang}) is not a Kubernetes object name"),
+                Some("use lowercase letters, digits, '-' and '.'".into()),
+            ));
+        }
+    }
+    Ok(name)
+}
+
+/// A Kubernetes client and namespace: `namespace` (a flag), else `PKGRUN_NAMESPACE`,
+/// else the kubeconfig context's / service account's namespace.
+pub fn connect(namespace: Option<String>) -> Result<(Kube, String), CliError> {
+    let kube = Kube::infer().map_err(kube_usage)?;
+    let namespace = namespace
+        .filter(|n| !n.trim().is_empty())
+        .or_else(|| env_nonempty(ENV_NAMESPACE))
+        .unwrap_or_else(|| kube.default_namespace().to_string());
+    Ok((kube, namespace))
+}
+
+/// Where the pipeline's ConfigMap sink writes, per language, when it is enabled.
+pub struct SinkTargets {
+    pub kube: Kube,
+    pub namespace: String,
+    pub names: Vec<(Lang, String)>,
+}
+
+impl SinkTargets {
+    pub fn name(&self, lang: Lang) -> Option<&str> {
+        self.names
+            .iter()
+            .find(|(l, _)| *l == lang)
+            .map(|(_, n)| n.as_str())
+    }
+}
+
+/// The sink's targets for `langs`, or `None` when no language has it enabled.
+/// Checked before anything is touched (exit 2): names, and that credentials load.
+pub fn sink_targets(config: &Config, langs: &[Lang]) -> Result<Option<SinkTargets>, CliError> {
+    let mut names = Vec::new();
+    for &lang in langs {
+        if let Some(name) = configmap_name(config, lang, langs, false)? {
+            names.push((lang, name));
+        }
+    }
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let (kube, namespace) = connect(None)?;
+    Ok(Some(SinkTargets {
+        kube,
+        namespace,
+        names,
+    }))
+}
+
+/// A Kubernetes error of a read-only command as a CLI error with its exit status.
+pub fn kube_error(err: KubeError) -> CliError {
+    CliError {
+        status: err.read_exit_status(),
+        hint: err.hint(),
+        message: error_text(&err),
+    }
+}
+
+fn kube_usage(err: KubeError) -> CliError {
+    CliError {
+        status: ExitStatus::Usage,
+        ..kube_error(err)
+    }
+}
+
+/// The error and its causes on one line (CliError carries no source chain).
+pub fn error_text(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
+
+pub fn run(args: StateSyncArgs, globals: &Globals) -> Result<Outcome> {
+    let config = load_config(globals)?;
+    let langs = select_languages(&config, &args.langs).map_err(|m| CliError::usage(m, None))?;
+    let names = langs
+        .iter()
+        .map(|&lang| {
+            Ok((
+                lang,
+                configmap_name(&config, lang, &langs, true)?.expect("default given"),
+            ))
+        })
+        .collect::<Result<Vec<_>, CliError>>()?;
+    let (kube, namespace) = connect(args.namespace)?;
+    let log = logger(globals);
+
+    // Read and validate everything first: a bad key anywhere means nothing is written.
+    let mut states: Vec<SyncedState> = Vec::new();
+    for (lang, name) in &names {
+        let state = kube
+            .read_state(&namespace, name, *lang)
+            .map_err(kube_error)?;
+        for key in &state.ignored {
+            log.scoped(format!("packages:{lang}-state"))
+                .warn(&format!("configmaps {namespace}/{name}: key {key} is not a state document nor {lang}-version; left alone"));
+        }
+        states.push(state);
+    }
+
+    let store = StateStore::new(config.state_dir());
+    for state in &states {
+        let lang = state.lang;
+        let log = log.scoped(format!("packages:{lang}-state"));
+        for doc in &state.documents {
+            store.write_document(doc)?;
+        }
+        if let Some(version) = &state.version {
+            store.write_version(lang, version)?;
+        }
+        let mut pruned = Vec::new();
+        if args.prune {
+            pruned = prune(&store, lang, &state.documents, state.version.is_some())?;
+        }
+        log.ok(&format!(
+            "synced {} document{}{} from {} into {}{}",
+            state.documents.len(),
+            if state.documents.len() == 1 { "" } else { "s" },
+            if state.version.is_some() {
+                format!(" and {lang}-version")
+            } else {
+                String::new()
+            },
+            state.object,
+            store.dir().display(),
+            if pruned.is_empty() {
+                String::new()
+            } else {
+                format!("; pruned {}", pruned.join(", "))
+            }
+        ));
+    }
+    for state in &states {
+        for doc in &state.documents {
+            println!("{} {}", doc.state_key, doc.version);
+        }
+    }
+    Ok(Outcome::SUCCESS)
+}
+
+/// Removes the local documents of `lang` whose state key is not in `keep`, and the
+/// version file when the ConfigMap has none. Files that are not readable documents
+/// are not pkgrun's to judge and stay.
+fn prune(
+    store: &StateStore,
+    lang: Lang,
+    keep: &[StateDocument],
+    has_version: bool,
+) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    let entries = match std::fs::read_dir(store.dir()) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(removed),
+        Err(e) => return Err(e.into()),
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for name in names {
+        let Some(key) = name.strip_suffix(".json").filter(|k| !k.starts_with('.')) else {
+            continue;
+        };
+        if keep.iter().any(|d| d.state_key == key) {
+            continue;
+        }
+        if let Ok(Some(doc)) = store.read_document(key) {
+            if doc.language == lang {
+                std::fs::remove_file(store.document_path(key))?;
+                removed.push(name);
+            }
+        }
+    }
+    if !has_version && store.version_path(lang).exists() {
+        std::fs::remove_file(store.version_path(lang))?;
+        removed.push(format!("{lang}-version"));
+    }
+    Ok(removed)
+}
