@@ -29,11 +29,11 @@ impl std::fmt::Display for ObjectRef {
 pub enum KubeError {
     /// Neither a kubeconfig nor an in-cluster service account was usable.
     #[error("no Kubernetes credentials: neither a kubeconfig (KUBECONFIG or ~/.kube/config) nor an in-cluster service account could be loaded")]
-    Config(#[source] kube::config::InferConfigError),
+    Config(#[source] Box<kube::config::InferConfigError>),
 
     /// The client could not be built from the configuration.
     #[error("cannot create a Kubernetes client")]
-    Client(#[source] kube::Error),
+    Client(#[source] Box<kube::Error>),
 
     /// The tokio runtime behind the blocking API could not start.
     #[error("cannot start the Kubernetes client's runtime")]
@@ -78,7 +78,7 @@ pub enum KubeError {
         verb: &'static str,
         object: ObjectRef,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
 
     /// The object that was read does not exist.
@@ -160,7 +160,7 @@ pub(crate) fn api_error(verb: &'static str, object: ObjectRef, err: kube::Error)
         other => KubeError::Unreachable {
             verb,
             object,
-            source: other,
+            source: Box::new(other),
         },
     }
 }

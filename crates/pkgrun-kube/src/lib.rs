@@ -13,6 +13,10 @@
 //! first, else the in-cluster service account. Errors keep the API `Status`
 //! ([`KubeError`]).
 
+// KubeError carries the object and the API Status by value so messages can name them;
+// it is returned once per failed command, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 pub mod configmap;
 pub mod error;
 pub mod helmfile;
@@ -45,7 +49,7 @@ impl Kube {
         let runtime = runtime()?;
         let config = runtime
             .block_on(kube::Config::infer())
-            .map_err(KubeError::Config)?;
+            .map_err(|e| KubeError::Config(Box::new(e)))?;
         Self::with_runtime(runtime, config)
     }
 
@@ -62,7 +66,7 @@ impl Kube {
         // The client's tower buffer spawns its worker on the current runtime.
         let client = {
             let _guard = runtime.enter();
-            kube::Client::try_from(config).map_err(KubeError::Client)?
+            kube::Client::try_from(config).map_err(|e| KubeError::Client(Box::new(e)))?
         };
         Ok(Kube {
             runtime,

@@ -38,6 +38,9 @@ struct FakeConfigMap {
     resource_version: u64,
 }
 
+/// A fake pod: labels, exit code of its container, log.
+type FakePod = (BTreeMap<String, String>, Option<i32>, String);
+
 #[derive(Default)]
 pub struct FakeState {
     configmaps: BTreeMap<(String, String), FakeConfigMap>,
@@ -48,7 +51,7 @@ pub struct FakeState {
     deployments: BTreeMap<(String, String), (u32, u32)>,
     jobs: BTreeMap<(String, String), Value>,
     /// (namespace, name) → (labels, exit code, log)
-    pods: BTreeMap<(String, String), (BTreeMap<String, String>, Option<i32>, String)>,
+    pods: BTreeMap<(String, String), FakePod>,
     pub requests: Vec<String>,
 }
 
