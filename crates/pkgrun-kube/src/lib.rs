@@ -75,6 +75,17 @@ impl Kube {
         })
     }
 
+    /// An unauthenticated client for a plain-HTTP API endpoint such as `kubectl proxy`
+    /// (or a test server on loopback), with `namespace` as the default namespace.
+    pub fn for_url(url: &str, namespace: &str) -> Result<Self, KubeError> {
+        let uri: http::Uri = url.parse().map_err(|e: http::uri::InvalidUri| {
+            KubeError::Client(Box::new(kube::Error::HttpError(e.into())))
+        })?;
+        let mut config = kube::Config::new(uri);
+        config.default_namespace = namespace.to_string();
+        Self::from_config(config)
+    }
+
     /// The namespace of the kubeconfig context, or of the in-cluster service account.
     pub fn default_namespace(&self) -> &str {
         &self.default_namespace

@@ -14,10 +14,6 @@ use pkgrun_core::plan::{select_languages, VersionPlan};
 use pkgrun_core::{Config, Lang};
 use pkgrun_lang::{preflight, Adapter, Failure, Outcome as PhaseOutcome, Phase, Run};
 
-use pkgrun_core::state::{SmokeStatus, StateStore};
-use pkgrun_kube::configmap::state_data;
-use pkgrun_kube::ConfigMapSink;
-
 use super::{load_config, logger, state_sync, Outcome};
 use crate::cli::{Globals, PipelineArgs};
 use crate::report::CliError;
@@ -51,7 +47,7 @@ pub fn run(phases: Phases, args: PipelineArgs, globals: &Globals) -> Result<Outc
         };
         let outcome = match (outcome, &sink) {
             (Ok(mut outcome), Some(sink)) if phases != Phases::Publish => {
-                if let Some(failure) = write_configmap(sink, &config, lang, &outcome, &log) {
+                if let Some(failure) = state_sync::write_configmap(sink, &config, lang, &outcome, &log) {
                     outcome.failures.push(failure);
                 }
                 Ok(outcome)
@@ -99,59 +95,6 @@ fn run_lang<A: Adapter>(
             smoked
         }
     })
-}
-
-/// Applies the language's state to its ConfigMap when the sink is enabled for it and
-/// smoke passed for every configured package; a refused or failed write is a publish
-/// failure (exit 3): the state did not reach the place consumers read it from.
-fn write_configmap(
-    sink: &state_sync::SinkTargets,
-    config: &Config,
-    lang: Lang,
-    outcome: &PhaseOutcome,
-    log: &Logger,
-) -> Option<Failure> {
-    let name = sink.name(lang)?;
-    let log = log.scoped(format!("packages:{lang}-state"));
-    let packages = config.section(lang).map_or(0, |s| s.packages.len());
-    let passed = outcome.failures.is_empty()
-        && outcome.documents.len() == packages
-        && outcome.documents.iter().all(|d| d.smoke.status == SmokeStatus::Passed);
-    if !passed {
-        log.warn(&format!(
-            "configmaps {}/{name} not written: smoke did not pass for every {lang} package",
-            sink.namespace
-        ));
-        return None;
-    }
-    let version = match StateStore::new(config.state_dir()).read_version(lang) {
-        Ok(v) => v,
-        Err(e) => return Some(Failure::internal(e.to_string())),
-    };
-    let data = state_data(lang, &outcome.documents, version.as_deref());
-    let step = log.step(format!("apply state to configmaps {}/{name}", sink.namespace));
-    match ConfigMapSink::new(&sink.namespace, name).apply(&sink.kube, &data) {
-        Ok(report) => {
-            step.ok();
-            log.info(&format!(
-                "configmaps {}/{name} {}: {} keys, {} bytes",
-                sink.namespace,
-                if report.created { "created" } else { "updated" },
-                report.keys,
-                report.size
-            ));
-            None
-        }
-        Err(e) => {
-            let text = state_sync::error_text(&e);
-            step.fail(&text);
-            let failure = Failure::publish(text);
-            Some(match e.hint() {
-                Some(hint) => failure.with_hint(hint),
-                None => failure,
-            })
-        }
-    }
 }
 
 fn cli_error(failure: Failure) -> CliError {

@@ -10,11 +10,15 @@
 
 use anyhow::Result;
 use pkgrun_core::config::{is_dns_subdomain, Config};
+use pkgrun_core::log::Logger;
 use pkgrun_core::plan::select_languages;
+use pkgrun_core::state::SmokeStatus;
 use pkgrun_core::state::{StateDocument, StateStore};
 use pkgrun_core::{ExitStatus, Lang};
 use pkgrun_kube::configmap::default_configmap_name;
-use pkgrun_kube::{Kube, KubeError, SyncedState};
+use pkgrun_kube::configmap::state_data;
+use pkgrun_kube::{ConfigMapSink, Kube, KubeError, SyncedState};
+use pkgrun_lang::{Failure, Outcome as PhaseOutcome};
 
 use super::{load_config, logger, Outcome};
 use crate::cli::{Globals, StateSyncArgs};
@@ -111,6 +115,65 @@ pub fn sink_targets(config: &Config, langs: &[Lang]) -> Result<Option<SinkTarget
         namespace,
         names,
     }))
+}
+
+/// Applies the language's state to its ConfigMap when the sink is enabled for it and
+/// smoke passed for every configured package; a refused or failed write is a publish
+/// failure (exit 3): the state did not reach the place consumers read it from.
+pub fn write_configmap(
+    sink: &SinkTargets,
+    config: &Config,
+    lang: Lang,
+    outcome: &PhaseOutcome,
+    log: &Logger,
+) -> Option<Failure> {
+    let name = sink.name(lang)?;
+    let log = log.scoped(format!("packages:{lang}-state"));
+    let packages = config.section(lang).map_or(0, |s| s.packages.len());
+    let passed = outcome.failures.is_empty()
+        && outcome.documents.len() == packages
+        && outcome
+            .documents
+            .iter()
+            .all(|d| d.smoke.status == SmokeStatus::Passed);
+    if !passed {
+        log.warn(&format!(
+            "configmaps {}/{name} not written: smoke did not pass for every {lang} package",
+            sink.namespace
+        ));
+        return None;
+    }
+    let version = match StateStore::new(config.state_dir()).read_version(lang) {
+        Ok(v) => v,
+        Err(e) => return Some(Failure::internal(e.to_string())),
+    };
+    let data = state_data(lang, &outcome.documents, version.as_deref());
+    let step = log.step(format!(
+        "apply state to configmaps {}/{name}",
+        sink.namespace
+    ));
+    match ConfigMapSink::new(&sink.namespace, name).apply(&sink.kube, &data) {
+        Ok(report) => {
+            step.ok();
+            log.info(&format!(
+                "configmaps {}/{name} {}: {} keys, {} bytes",
+                sink.namespace,
+                if report.created { "created" } else { "updated" },
+                report.keys,
+                report.size
+            ));
+            None
+        }
+        Err(e) => {
+            let text = error_text(&e);
+            step.fail(&text);
+            let failure = Failure::publish(text);
+            Some(match e.hint() {
+                Some(hint) => failure.with_hint(hint),
+                None => failure,
+            })
+        }
+    }
 }
 
 /// A Kubernetes error of a read-only command as a CLI error with its exit status.
@@ -251,4 +314,138 @@ fn prune(
         removed.push(format!("{lang}-version"));
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+#[path = "../../../pkgrun-kube/tests/fake_api/mod.rs"]
+mod fake_api;
+
+/// The sink decision and its errors, against the FAKE API server of
+/// crates/pkgrun-kube/tests/fake_api (loopback; until issue 8's real one lands).
+#[cfg(test)]
+mod tests {
+    use super::fake_api::FakeApi;
+    use super::*;
+    use pkgrun_core::log::Capture;
+
+    const V: &str = "v0.0.0-20261127221005-0123456789ab";
+
+    fn workspace() -> (tempfile::TempDir, Config) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("go/sdk")).unwrap();
+        std::fs::write(
+            dir.path().join("go/sdk/go.mod"),
+            "module example.com/acme/sdk\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("pkgrun.toml"),
+            "env_prefix = \"AMEIDE\"\nstate_dir = \"state\"\n[[go.packages]]\nname = \"example.com/acme/sdk\"\npath = \"go/sdk\"\nstate_key = \"sdk-go\"\n",
+        )
+        .unwrap();
+        let config = Config::load(&dir.path().join("pkgrun.toml")).unwrap();
+        StateStore::new(config.state_dir())
+            .write_version(Lang::Go, V)
+            .unwrap();
+        (dir, config)
+    }
+
+    fn outcome(status: &str) -> PhaseOutcome {
+        let doc: StateDocument = serde_json::from_value(serde_json::json!({
+            "schema": "pkgrun.state/v1", "language": "go", "package": "example.com/acme/sdk",
+            "state_key": "sdk-go", "version": V, "registry": "http://127.0.0.1:5000",
+            "git_sha": "0123456789ab", "published_at": "2026-11-27T22:10:05Z",
+            "publish": {"outcome": "uploaded"}, "dependencies": [], "artifacts": [],
+            "smoke": {"status": status, "checks": []}, "durations_ms": {}
+        }))
+        .unwrap();
+        PhaseOutcome {
+            documents: vec![doc],
+            failures: vec![],
+        }
+    }
+
+    fn sink(fake: &FakeApi, namespace: &str) -> SinkTargets {
+        SinkTargets {
+            kube: Kube::for_url(&fake.url(), "ameide").unwrap(),
+            namespace: namespace.into(),
+            names: vec![(Lang::Go, "go-packages-state".into())],
+        }
+    }
+
+    #[test]
+    fn fake_api_passed_smoke_writes_documents_and_version() {
+        let fake = FakeApi::start();
+        let (_dir, config) = workspace();
+        let capture = Capture::new();
+        let log = Logger::new("packages:pkgrun", capture.clone());
+        let passed = outcome("passed");
+        assert!(
+            write_configmap(&sink(&fake, "ameide"), &config, Lang::Go, &passed, &log).is_none()
+        );
+        let data = fake.configmap("ameide", "go-packages-state").unwrap();
+        assert_eq!(data, state_data(Lang::Go, &passed.documents, Some(V)));
+        assert!(
+            capture.contents().contains("[packages:go-state]"),
+            "{}",
+            capture.contents()
+        );
+        assert!(capture
+            .contents()
+            .contains("configmaps ameide/go-packages-state created"));
+    }
+
+    #[test]
+    fn fake_api_failed_smoke_writes_nothing() {
+        let fake = FakeApi::start();
+        let (_dir, config) = workspace();
+        let log = Logger::new("packages:pkgrun", Capture::new());
+        for status in ["failed", "not-run"] {
+            assert!(write_configmap(
+                &sink(&fake, "ameide"),
+                &config,
+                Lang::Go,
+                &outcome(status),
+                &log
+            )
+            .is_none());
+        }
+        let mut with_failure = outcome("passed");
+        with_failure
+            .failures
+            .push(Failure::smoke("consumer check failed"));
+        assert!(write_configmap(
+            &sink(&fake, "ameide"),
+            &config,
+            Lang::Go,
+            &with_failure,
+            &log
+        )
+        .is_none());
+        assert!(fake.requests().is_empty(), "{:?}", fake.requests());
+    }
+
+    #[test]
+    fn fake_api_rbac_refusal_is_a_publish_failure_exit_3() {
+        let fake = FakeApi::start();
+        fake.forbid_namespace("locked");
+        let (_dir, config) = workspace();
+        let log = Logger::new("packages:pkgrun", Capture::new());
+        let failure = write_configmap(
+            &sink(&fake, "locked"),
+            &config,
+            Lang::Go,
+            &outcome("passed"),
+            &log,
+        )
+        .unwrap();
+        assert_eq!(failure.exit_status(), ExitStatus::Publish);
+        assert!(
+            failure
+                .to_string()
+                .contains("refused to get configmaps locked/go-packages-state (403 Forbidden"),
+            "{failure}"
+        );
+        assert!(failure.hint.unwrap().contains("verb `get`"));
+    }
 }
