@@ -120,7 +120,7 @@ pub enum Command {
     )]
     Run(PipelineArgs),
 
-    /// Inspect or clean the state directory.
+    /// Inspect, clean or sync (from the cluster's ConfigMaps) the state directory.
     #[command(subcommand)]
     State(StateCommand),
 
@@ -282,6 +282,8 @@ Environment (checked before anything is touched; all problems reported at once, 
   python:  {PREFIX}_PYPI_REPOSITORY_URL, {PREFIX}_PYPI_USERNAME, {PREFIX}_PYPI_PASSWORD, PIP_INDEX_URL
   ts:      NPM_REGISTRY_URL, NPM_AUTH_TOKEN
   publish: SOURCE_GIT_SHA (else HEAD of the repository), {PREFIX}_{LANG}_SDK_VERSION overrides
+  cluster: PKGRUN_CONFIGMAP (a name, {lang} replaced) enables the ConfigMap state sink after a
+           passed smoke; PKGRUN_NAMESPACE; KUBECONFIG (else the pod's service account)
 
 Exit codes: 0 ok; 2 usage, config or environment error; 3 publish failed; 4 smoke failed;
 5 registry unreachable after bounded retries.";
