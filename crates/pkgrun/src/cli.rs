@@ -164,6 +164,10 @@ pub struct LayerArgs {
     /// Pause between two polls of the registry Deployment.
     #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
     pub poll_interval: f64,
+    /// `helm test --timeout`: how long the test Job may run (above the chart's
+    /// job.activeDeadlineSeconds, 900 by default; helm's own default is 5 minutes).
+    #[arg(long, value_name = "SECONDS", default_value_t = 1200)]
+    pub test_timeout: u64,
 }
 
 #[derive(Debug, Args)]

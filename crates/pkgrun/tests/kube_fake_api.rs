@@ -434,7 +434,7 @@ fn fake_api_layer_waits_syncs_tests_and_prints_the_failed_jobs_logs() {
     assert_eq!(
         argv,
         format!(
-            "helmfile -f {} -l language=go sync\nhelm test package-go -n packages\n",
+            "helmfile -f {} -l language=go sync\nhelm test package-go -n packages --timeout 1200s\n",
             file.display()
         )
     );

@@ -5,7 +5,8 @@
 //!    release's `helmLayerSelector`, namespace and registry Deployment.
 //! 2. Wait (bounded, a progress line per poll) for each registry Deployment to be
 //!    `Available` through the API; running out is exit 5.
-//! 3. `helmfile -f <file> -l <selector> sync`, then `helm test <release> -n <ns>` for
+//! 3. `helmfile -f <file> -l <selector> sync`, then `helm test <release> -n <ns>
+//!    --timeout <test-timeout>s` for
 //!    each selected release, as logged steps.
 //! 4. Harvest the test Jobs' pod logs by label query through the API (Jobs labelled
 //!    `app.kubernetes.io/instance=<release>`, their pods `job-name=<job>`) and print
@@ -157,6 +158,8 @@ pub fn run(args: LayerArgs, globals: &Globals) -> Result<Outcome> {
         let ns = ns_of(r);
         let cmd = StepCommand::new(format!("helm test {}", r.name), &helm_bin)
             .args(["test", r.name.as_str(), "-n", ns.as_str()])
+            .arg("--timeout")
+            .arg(format!("{}s", args.test_timeout))
             .merge_output();
         let test = run_step(&base.scoped(scope(r)), &cmd);
         let harvested = harvest(&kube, &base.scoped(scope(r)), r, &ns);
