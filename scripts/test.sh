@@ -13,4 +13,4 @@ if [ -f scripts/tools/install-all.sh ]; then
 fi
 
 cargo build --workspace --bins
-cargo test --workspace
+cargo test --workspace --no-fail-fast

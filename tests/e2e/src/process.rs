@@ -169,6 +169,18 @@ pub(crate) fn loopback_client(timeout: Duration) -> reqwest::blocking::Client {
         .expect("build an HTTP client")
 }
 
+/// Runs `cmd` to completion and returns its output, whatever the exit status.
+pub fn output(cmd: &mut Command) -> Result<std::process::Output> {
+    cmd.output().with_context(|| format!("spawn {cmd:?}"))
+}
+
+/// Runs `cmd` to completion and returns its stdout, failing with all of its output
+/// (and the command line) when it does not exit 0.
+pub fn ok(cmd: &mut Command) -> Result<String> {
+    let label = format!("{cmd:?}");
+    run_ok(&label, cmd)
+}
+
 /// Runs `cmd` to completion, failing with its output when it does not exit 0.
 pub(crate) fn run_ok(what: &str, cmd: &mut Command) -> Result<String> {
     let out = cmd

@@ -15,11 +15,12 @@
 //! ConfigMap written) is the Kubernetes API suites' business.
 
 use anyhow::{bail, ensure, Context, Result};
+use pkgrun_e2e::process::{ok, output};
 use pkgrun_e2e::{copy_tree, repo_root, tools_bin};
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
 
 /// The application charts and the language each one runs.
@@ -137,22 +138,6 @@ impl Workspace {
         let yaml = ok(&mut self.template_cmd(chart, Some(ci), extra))?;
         Rendered::parse(&yaml)
     }
-}
-
-fn output(cmd: &mut Command) -> Result<Output> {
-    cmd.output().with_context(|| format!("spawn {cmd:?}"))
-}
-
-fn ok(cmd: &mut Command) -> Result<String> {
-    let out = output(cmd)?;
-    ensure!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The stderr of a command that must fail.

@@ -3,27 +3,11 @@
 //! public packages (surviving the upstream going away); a real devpi accepts a legacy upload
 //! and serves it to a fresh venv's `pip install`, and mirrors public projects on the same URL.
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{Context, Result};
+use pkgrun_e2e::process::{ok, output};
 use pkgrun_e2e::{tools_bin, Devpi, Venv, Verdaccio};
 use std::path::Path;
-use std::process::{Command, Output};
-
-/// Runs a command and returns its output, whatever the exit status.
-fn output(cmd: &mut Command) -> Result<Output> {
-    cmd.output().with_context(|| format!("spawn {cmd:?}"))
-}
-
-fn ok(cmd: &mut Command) -> Result<String> {
-    let out = output(cmd)?;
-    ensure!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
+use std::process::Command;
 
 /// `npm` in `dir` with its own empty cache and user config, so nothing comes from this
 /// machine's caches or settings: the project's `.npmrc` names the registry.
