@@ -385,9 +385,12 @@ impl StateStore {
 
     fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), StateError> {
         std::fs::create_dir_all(&self.dir).map_err(io_err("create", &self.dir))?;
+        // Readable by other users (CI steps, Tilt, sidecars) like any file the umask allows;
+        // a bare temp file would be 0600.
         let mut tmp = tempfile::Builder::new()
             .prefix(".pkgrun-")
             .suffix(".tmp")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
             .tempfile_in(&self.dir)
             .map_err(io_err("create a temporary file in", &self.dir))?;
         tmp.write_all(bytes).map_err(io_err("write", tmp.path()))?;
@@ -556,6 +559,20 @@ pub(crate) mod tests {
             .filter(|n| n.ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn state_files_are_readable_by_other_users() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::new(dir.path());
+        let doc = store.write_document(&sample_documents()[0]).unwrap();
+        let version = store.write_version(Lang::Go, "v0.0.0-20261127221005-0123456789ab").unwrap();
+        for path in [doc, version] {
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            // Under the usual umask (022 or 002): group and others can read, unlike a temp file.
+            assert_eq!(mode & 0o044, 0o044, "{} has mode {mode:o}", path.display());
+        }
     }
 
     #[test]

@@ -23,7 +23,7 @@ use pkgrun_core::state::{
     CheckStatus, DependencyPin, Publish, Smoke, SmokeCheckResult, SmokeStatus, StateDocument,
     StateStore, UpstreamProbe,
 };
-use pkgrun_core::version::Timestamp;
+use pkgrun_core::version::{Timestamp, VersionSource};
 use pkgrun_core::Lang;
 
 use crate::adapter::{Adapter, BuildJob, Context, Pin};
@@ -54,8 +54,8 @@ pub struct Run<'a, A: Adapter> {
     config: &'a Config,
     section: &'a LangSection,
     env: Resolved,
-    /// state_key → version to publish (only for publish).
-    versions: BTreeMap<String, String>,
+    /// state_key → version to publish and where it came from (only for publish).
+    versions: BTreeMap<String, (String, VersionSource)>,
     sha: Option<String>,
     logger: Logger,
     http: RegistryHttp,
@@ -144,7 +144,7 @@ impl<'a, A: Adapter> Run<'a, A> {
                 plan.packages
                     .iter()
                     .filter(|p| p.lang == lang)
-                    .map(|p| (p.state_key.clone(), p.version.clone()))
+                    .map(|p| (p.state_key.clone(), (p.version.clone(), p.source)))
                     .collect()
             })
             .unwrap_or_default();
@@ -230,7 +230,16 @@ impl<'a, A: Adapter> Run<'a, A> {
         pins: Vec<Pin>,
     ) -> Result<StateDocument, Failure> {
         let started = Instant::now();
-        let version = self.versions[&package.state_key].clone();
+        let (version, source) = self.versions[&package.state_key].clone();
+        if source == VersionSource::Override {
+            // The same variable is what `pkgrun env` prints, so an `eval "$(pkgrun env)"`
+            // left in a shell silently re-publishes the previous version: say so.
+            ctx.log.info(&format!(
+                "{}: version {version} from {} (release override, not a snapshot)",
+                package.name,
+                self.config.override_var(self.lang())
+            ));
+        }
         let workdir = ctx.scratch_dir(&package.state_key)?;
         workspace::copy_package(&package.dir, &workdir, self.adapter.skipped_dirs())?;
         let job = BuildJob {

@@ -385,6 +385,12 @@ fn an_override_published_twice_is_already_present_and_changed_sources_conflict()
     )?;
     ensure!(first.code == 0, "first publish:\n{first}");
     ensure!(
+        first.stderr.contains(
+            "version v0.4.0 from AMEIDE_GO_SDK_VERSION (release override, not a snapshot)"
+        ),
+        "an override must be announced:\n{first}"
+    );
+    ensure!(
         state(&root, "ameide-sdk-go")?["publish"]["outcome"] == "uploaded",
         "{first}"
     );
