@@ -171,26 +171,73 @@ pub fn versions(
     Ok(plan.expect("no problems means a sha was resolved"))
 }
 
-/// The full environment contract for publishing `langs`: every required variable
-/// (see [`env::requirements_for`]), the sha and the overrides, all problems at once.
+/// The environment contract of `langs` (every required variable, see
+/// [`env::requirements_for`]) checked against the configuration: the private Go
+/// module prefixes in `GONOSUMDB` must cover every configured Go module, or consumers
+/// would ask the public checksum database about private modules (and fail, or leak
+/// their names).
+pub fn environment(
+    config: &Config,
+    langs: &[Lang],
+    source: &dyn EnvSource,
+) -> Result<Resolved, EnvError> {
+    let mut problems = Problems::new();
+    let resolved = environment_into(config, langs, source, &mut problems);
+    problems.into_result()?;
+    Ok(resolved.expect("no problems"))
+}
+
+fn environment_into(
+    config: &Config,
+    langs: &[Lang],
+    source: &dyn EnvSource,
+    problems: &mut Problems,
+) -> Option<Resolved> {
+    let requirements: Vec<_> = langs
+        .iter()
+        .flat_map(|l| env::requirements_for(*l, config.env_prefix()))
+        .collect();
+    let resolved = match env::check(&requirements, source) {
+        Ok(r) => r,
+        Err(e) => {
+            problems.extend(e);
+            return None;
+        }
+    };
+    if let (true, Some(prefixes)) = (langs.contains(&Lang::Go), resolved.prefixes("GONOSUMDB")) {
+        let uncovered: Vec<&str> = config
+            .section(Lang::Go)
+            .map(|s| s.packages.iter().map(|p| p.name.as_str()).collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|module| !prefixes.iter().any(|p| env::go_pattern_matches(p, module)))
+            .collect();
+        if !uncovered.is_empty() {
+            problems.push(
+                "GONOSUMDB",
+                format!(
+                    "does not cover the configured Go module{} {}",
+                    if uncovered.len() == 1 { "" } else { "s" },
+                    uncovered.join(", ")
+                ),
+                "list the private module path prefixes, e.g. GONOSUMDB=go.example.internal",
+            );
+            return None;
+        }
+    }
+    Some(resolved)
+}
+
+/// The full environment contract for publishing `langs`: [`environment`], the sha and
+/// the overrides, all problems at once.
 pub fn preflight(
     config: &Config,
     langs: &[Lang],
     source: &dyn EnvSource,
     at: Timestamp,
 ) -> Result<Preflight, EnvError> {
-    let requirements: Vec<_> = langs
-        .iter()
-        .flat_map(|l| env::requirements_for(*l, config.env_prefix()))
-        .collect();
     let mut problems = Problems::new();
-    let resolved = match env::check(&requirements, source) {
-        Ok(r) => Some(r),
-        Err(e) => {
-            problems.extend(e);
-            None
-        }
-    };
+    let resolved = environment_into(config, langs, source, &mut problems);
     let plan = versions_into(config, langs, source, at, &mut problems);
     problems.into_result()?;
     Ok(Preflight {
@@ -271,6 +318,27 @@ mod tests {
                 "ACME_TS_SDK_VERSION"
             ]
         );
+    }
+
+    #[test]
+    fn gonosumdb_must_cover_every_configured_go_module() {
+        let (_d, c) = workspace();
+        let contract = |nosumdb: &str| {
+            env(&[
+                ("GO_REGISTRY_URL", "http://127.0.0.1:5000"),
+                ("GO_REGISTRY_TOKEN", "t"),
+                ("GONOSUMDB", nosumdb),
+            ])
+        };
+        let err = environment(&c, &[Lang::Go], &contract("example.org/other")).unwrap_err();
+        assert_eq!(err.variables(), ["GONOSUMDB"]);
+        assert!(err.to_string().contains("example.com/sdk/v2"), "{err}");
+        for covering in ["example.com", "example.com/sdk", "example.org,example.com/*"] {
+            assert!(environment(&c, &[Lang::Go], &contract(covering)).is_ok(), "{covering}");
+        }
+        // Languages without Go modules are not affected.
+        let ts_only = env(&[("NPM_REGISTRY_URL", "http://127.0.0.1:4873"), ("NPM_AUTH_TOKEN", "t")]);
+        assert!(environment(&c, &[Lang::Ts], &ts_only).is_ok());
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use pkgrun_core::config::{Config, LangSection, Package};
-use pkgrun_core::env::{self, EnvSource, Problems, Resolved};
+use pkgrun_core::env::{EnvSource, Problems, Resolved};
 use pkgrun_core::plan::{self, VersionPlan};
 use pkgrun_core::log::Logger;
 use pkgrun_core::state::{
@@ -81,13 +81,7 @@ pub fn preflight(
     let result = match phase {
         Phase::Publish => plan::preflight(config, langs, source, Timestamp::now())
             .map(|p| (p.env, Some(p.versions))),
-        Phase::Smoke => {
-            let requirements: Vec<_> = langs
-                .iter()
-                .flat_map(|l| env::requirements_for(*l, config.env_prefix()))
-                .collect();
-            env::check(&requirements, source).map(|env| (env, None))
-        }
+        Phase::Smoke => plan::environment(config, langs, source).map(|env| (env, None)),
     };
     let missing_tools: Vec<String> = langs.iter().flat_map(|l| missing_tools(*l)).collect();
     let result = match (result, missing_tools.is_empty()) {
