@@ -80,10 +80,6 @@ impl RegistryHttp {
         Ok(RegistryHttp { client, policy })
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     /// `GET url` with retries.
     pub fn get(&self, url: &str) -> Result<Reply, Failure> {
         self.send(url, |c| c.get(url))

@@ -18,7 +18,6 @@
 //!    `helm test` without a failed Job is exit 3.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Result;
@@ -28,6 +27,7 @@ use pkgrun_core::ExitStatus;
 use pkgrun_kube::helmfile::{self, Release};
 use pkgrun_kube::workload::{JobOutcome, Wait};
 use pkgrun_kube::Kube;
+use pkgrun_lang::tool::find_on_path;
 
 use super::state_sync::{connect, error_text, kube_error};
 use super::{logger, Outcome};
@@ -36,21 +36,6 @@ use crate::report::CliError;
 
 /// The label Helm puts on every object of a release (the charts' `_helpers.tpl`).
 pub const RELEASE_LABEL: &str = "app.kubernetes.io/instance";
-
-/// `program` on PATH, as an absolute path.
-fn find_on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    p.metadata()
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
-}
 
 /// The scope of a release's lines: `packages:<language>-layer` from its `language`
 /// label, else `packages:<release>-layer`.
