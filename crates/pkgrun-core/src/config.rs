@@ -777,7 +777,10 @@ path = "c"
             "env_prefix = \"A\"\n[ts]\nconfigmap = \"ts-packages-state\"\n[[ts.packages]]\nname = \"t\"\npath = \"t\"\n",
         );
         let config = ws.load().unwrap();
-        assert_eq!(config.section(Lang::Ts).unwrap().configmap.as_deref(), Some("ts-packages-state"));
+        assert_eq!(
+            config.section(Lang::Ts).unwrap().configmap.as_deref(),
+            Some("ts-packages-state")
+        );
         ws.file(
             FILE_NAME,
             "env_prefix = \"A\"\n[ts]\nconfigmap = \"TS_State\"\n[[ts.packages]]\nname = \"t\"\npath = \"t\"\n",

@@ -207,7 +207,12 @@ fn environment_into(
     if let (true, Some(prefixes)) = (langs.contains(&Lang::Go), resolved.prefixes("GONOSUMDB")) {
         let uncovered: Vec<&str> = config
             .section(Lang::Go)
-            .map(|s| s.packages.iter().map(|p| p.name.as_str()).collect::<Vec<_>>())
+            .map(|s| {
+                s.packages
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+            })
             .unwrap_or_default()
             .into_iter()
             .filter(|module| !prefixes.iter().any(|p| env::go_pattern_matches(p, module)))
@@ -333,11 +338,21 @@ mod tests {
         let err = environment(&c, &[Lang::Go], &contract("example.org/other")).unwrap_err();
         assert_eq!(err.variables(), ["GONOSUMDB"]);
         assert!(err.to_string().contains("example.com/sdk/v2"), "{err}");
-        for covering in ["example.com", "example.com/sdk", "example.org,example.com/*"] {
-            assert!(environment(&c, &[Lang::Go], &contract(covering)).is_ok(), "{covering}");
+        for covering in [
+            "example.com",
+            "example.com/sdk",
+            "example.org,example.com/*",
+        ] {
+            assert!(
+                environment(&c, &[Lang::Go], &contract(covering)).is_ok(),
+                "{covering}"
+            );
         }
         // Languages without Go modules are not affected.
-        let ts_only = env(&[("NPM_REGISTRY_URL", "http://127.0.0.1:4873"), ("NPM_AUTH_TOKEN", "t")]);
+        let ts_only = env(&[
+            ("NPM_REGISTRY_URL", "http://127.0.0.1:4873"),
+            ("NPM_AUTH_TOKEN", "t"),
+        ]);
         assert!(environment(&c, &[Lang::Ts], &ts_only).is_ok());
     }
 

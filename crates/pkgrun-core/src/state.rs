@@ -567,7 +567,9 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = StateStore::new(dir.path());
         let doc = store.write_document(&sample_documents()[0]).unwrap();
-        let version = store.write_version(Lang::Go, "v0.0.0-20261127221005-0123456789ab").unwrap();
+        let version = store
+            .write_version(Lang::Go, "v0.0.0-20261127221005-0123456789ab")
+            .unwrap();
         for path in [doc, version] {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
             // Under the usual umask (022 or 002): group and others can read, unlike a temp file.

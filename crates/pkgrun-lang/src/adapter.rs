@@ -108,8 +108,7 @@ pub trait Adapter {
     ) -> Result<PublishOutcome, Failure>;
 
     /// Whether `version` of `package` is listed through the URL consumers use.
-    fn is_visible(&self, ctx: &Context, package: &Package, version: &str)
-        -> Result<bool, Failure>;
+    fn is_visible(&self, ctx: &Context, package: &Package, version: &str) -> Result<bool, Failure>;
 
     /// Protocol check: the registry serves the recorded version and its artifacts are
     /// byte-identical to what was uploaded. `Ok` carries a one-line summary.

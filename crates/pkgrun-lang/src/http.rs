@@ -50,7 +50,11 @@ impl Reply {
         let text = text.trim();
         const MAX: usize = 600;
         if text.len() > MAX {
-            let cut = text.char_indices().nth(MAX).map(|(i, _)| i).unwrap_or(text.len());
+            let cut = text
+                .char_indices()
+                .nth(MAX)
+                .map(|(i, _)| i)
+                .unwrap_or(text.len());
             format!("{}…", &text[..cut])
         } else {
             text.to_string()
@@ -88,7 +92,11 @@ impl RegistryHttp {
     /// Sends the request `build` makes (called once per attempt, so bodies such as
     /// multipart forms are rebuilt), retrying what is worth retrying. `url` is only
     /// used in messages and is redacted there.
-    pub fn send(&self, url: &str, build: impl Fn(&Client) -> RequestBuilder) -> Result<Reply, Failure> {
+    pub fn send(
+        &self,
+        url: &str,
+        build: impl Fn(&Client) -> RequestBuilder,
+    ) -> Result<Reply, Failure> {
         let shown = redact(url);
         let mut backoff = self.policy.first_backoff;
         let mut last_problem = String::new();
@@ -100,7 +108,10 @@ impl RegistryHttp {
                 }
                 Ok(response) => return read(response, &shown),
                 Err(e) if e.is_builder() => {
-                    return Err(Failure::usage(format!("bad request to {shown}: {}", without_url(e))))
+                    return Err(Failure::usage(format!(
+                        "bad request to {shown}: {}",
+                        without_url(e)
+                    )))
                 }
                 Err(e) => last_problem = without_url(e),
             }
@@ -114,7 +125,9 @@ impl RegistryHttp {
             self.policy.attempts
         ))
         .with_detail(last_problem)
-        .with_hint("check that the registry is running and that the URL in the environment is right"))
+        .with_hint(
+            "check that the registry is running and that the URL in the environment is right",
+        ))
     }
 }
 

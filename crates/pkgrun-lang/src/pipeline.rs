@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use pkgrun_core::config::{Config, LangSection, Package};
 use pkgrun_core::env::{EnvSource, Problems, Resolved};
-use pkgrun_core::plan::{self, VersionPlan};
 use pkgrun_core::log::Logger;
+use pkgrun_core::plan::{self, VersionPlan};
 use pkgrun_core::state::{
     CheckStatus, DependencyPin, Publish, Smoke, SmokeCheckResult, SmokeStatus, StateDocument,
     StateStore, UpstreamProbe,
@@ -92,7 +92,11 @@ pub fn preflight(
                 problems.extend(e);
             }
             for problem in missing_tools {
-                problems.push("PATH", problem, "install the tool in the runner image or put it on PATH");
+                problems.push(
+                    "PATH",
+                    problem,
+                    "install the tool in the runner image or put it on PATH",
+                );
             }
             Err(problems.into_result().expect_err("there are problems"))
         }
@@ -167,7 +171,9 @@ impl<'a, A: Adapter> Run<'a, A> {
         Context {
             config: self.config,
             env: &self.env,
-            log: self.logger.scoped(format!("packages:{}-{phase}", self.lang())),
+            log: self
+                .logger
+                .scoped(format!("packages:{}-{phase}", self.lang())),
             http: &self.http,
             scratch: self.scratch.path(),
         }
@@ -186,7 +192,10 @@ impl<'a, A: Adapter> Run<'a, A> {
         let mut failed: BTreeSet<&str> = BTreeSet::new();
         for package in self.section.publish_order() {
             let siblings = self.section.siblings(package);
-            if let Some(dep) = siblings.iter().find(|s| failed.contains(s.state_key.as_str())) {
+            if let Some(dep) = siblings
+                .iter()
+                .find(|s| failed.contains(s.state_key.as_str()))
+            {
                 ctx.log.warn(&format!(
                     "skip {}: it depends on {}, which was not published",
                     package.name, dep.name
@@ -244,17 +253,24 @@ impl<'a, A: Adapter> Run<'a, A> {
         };
         let mut durations = BTreeMap::new();
 
-        let step = ctx.log.step(format!("build {} {}", package.name, job.version));
+        let step = ctx
+            .log
+            .step(format!("build {} {}", package.name, job.version));
         let build = finish(step, self.adapter.build(ctx, &job))?;
         durations.insert("build".to_string(), ms(started.elapsed()));
 
         let upload_started = Instant::now();
-        let step = ctx.log.step(format!("upload {} {}", package.name, job.version));
+        let step = ctx
+            .log
+            .step(format!("upload {} {}", package.name, job.version));
         let outcome = finish(step, self.adapter.upload(ctx, &job, &build))?;
         durations.insert("upload".to_string(), ms(upload_started.elapsed()));
 
         let visible_started = Instant::now();
-        let step = ctx.log.step(format!("wait until {} {} is visible", package.name, job.version));
+        let step = ctx.log.step(format!(
+            "wait until {} {} is visible",
+            package.name, job.version
+        ));
         finish(step, self.wait_visible(ctx, package, &job.version))?;
         durations.insert("visible".to_string(), ms(visible_started.elapsed()));
         durations.insert("total".to_string(), ms(started.elapsed()));
@@ -352,7 +368,11 @@ impl<'a, A: Adapter> Run<'a, A> {
                     evidence: evidence.evidence.clone(),
                 },
                 Err(failure) => {
-                    failures.push(failure.clone().reclassify(FailureKind::Publish, FailureKind::Smoke));
+                    failures.push(
+                        failure
+                            .clone()
+                            .reclassify(FailureKind::Publish, FailureKind::Smoke),
+                    );
                     UpstreamProbe {
                         target: target.to_string(),
                         status: CheckStatus::Failed,
@@ -363,7 +383,11 @@ impl<'a, A: Adapter> Run<'a, A> {
                 }
             });
             doc.smoke = Smoke {
-                status: if failures.is_empty() { SmokeStatus::Passed } else { SmokeStatus::Failed },
+                status: if failures.is_empty() {
+                    SmokeStatus::Passed
+                } else {
+                    SmokeStatus::Failed
+                },
                 checks,
                 upstream_probe,
             };
@@ -375,7 +399,8 @@ impl<'a, A: Adapter> Run<'a, A> {
             let publish_total = doc.durations_ms.get("build").copied().unwrap_or(0)
                 + doc.durations_ms.get("upload").copied().unwrap_or(0)
                 + doc.durations_ms.get("visible").copied().unwrap_or(0);
-            doc.durations_ms.insert("total".to_string(), publish_total + smoke_ms);
+            doc.durations_ms
+                .insert("total".to_string(), publish_total + smoke_ms);
             outcome.failures.extend(failures);
             outcome.documents.push(doc);
         }
@@ -392,7 +417,9 @@ impl<'a, A: Adapter> Run<'a, A> {
         checks: &mut Vec<SmokeCheckResult>,
         f: impl FnOnce() -> Result<String, Failure>,
     ) -> Option<Failure> {
-        let step = ctx.log.step(format!("{name} check {} {}", doc.package, doc.version));
+        let step = ctx
+            .log
+            .step(format!("{name} check {} {}", doc.package, doc.version));
         let started = Instant::now();
         let result = finish(step, f());
         let duration_ms = ms(started.elapsed());
@@ -439,7 +466,11 @@ impl<'a, A: Adapter> Run<'a, A> {
                 missing.join(", "),
                 store.dir().display()
             ))
-            .with_hint(format!("run `pkgrun publish {}` first (or `pkgrun run {}`)", self.lang(), self.lang())));
+            .with_hint(format!(
+                "run `pkgrun publish {}` first (or `pkgrun run {}`)",
+                self.lang(),
+                self.lang()
+            )));
         }
         Ok(docs)
     }
@@ -450,15 +481,16 @@ impl<'a, A: Adapter> Run<'a, A> {
         if outcome.documents.is_empty() {
             return;
         }
-        let log = self.logger.scoped(format!("packages:{}-state", self.lang()));
+        let log = self
+            .logger
+            .scoped(format!("packages:{}-state", self.lang()));
         let store = self.store();
         let step = log.step(format!("record {phase} state in {}", store.dir().display()));
         let result = (|| -> Result<(), Failure> {
             for doc in &outcome.documents {
                 store.write_document(doc)?;
             }
-            if outcome.failures.is_empty()
-                && outcome.documents.len() == self.section.packages.len()
+            if outcome.failures.is_empty() && outcome.documents.len() == self.section.packages.len()
             {
                 let primary = primary_version(self.section, &outcome.documents);
                 store.write_version(self.lang(), &primary)?;

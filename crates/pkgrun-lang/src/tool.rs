@@ -28,7 +28,10 @@ pub fn require_one_of(candidates: &[&str], what: &str) -> Option<String> {
     if candidates.iter().any(|c| find_on_path(c).is_some()) {
         None
     } else {
-        Some(format!("{what}: none of {} found on PATH", candidates.join(", ")))
+        Some(format!(
+            "{what}: none of {} found on PATH",
+            candidates.join(", ")
+        ))
     }
 }
 
@@ -43,6 +46,9 @@ mod tests {
         assert!(find_on_path("pkgrun-no-such-tool").is_none());
         assert_eq!(require_one_of(&["sh"], "a shell"), None);
         let problem = require_one_of(&["pkgrun-no-such-tool", "nor-this"], "the thing").unwrap();
-        assert!(problem.contains("pkgrun-no-such-tool, nor-this"), "{problem}");
+        assert!(
+            problem.contains("pkgrun-no-such-tool, nor-this"),
+            "{problem}"
+        );
     }
 }

@@ -39,9 +39,9 @@ pub fn copy_package(src: &Path, dest: &Path, skip_dirs: &[&str]) -> io::Result<(
         .filter_entry(move |e| {
             let is_dir = e.file_type().is_some_and(|t| t.is_dir());
             !(is_dir
-                && e.file_name().to_str().is_some_and(|name| {
-                    VCS_DIRS.contains(&name) || skip.iter().any(|s| s == name)
-                }))
+                && e.file_name()
+                    .to_str()
+                    .is_some_and(|name| VCS_DIRS.contains(&name) || skip.iter().any(|s| s == name)))
         })
         .build();
     for entry in walker {
@@ -80,7 +80,13 @@ mod tests {
         fs::create_dir_all(root.join("src/pkg")).unwrap();
         fs::write(root.join("src/pkg/mod.py"), "x = 1\n").unwrap();
         fs::write(root.join("pyproject.toml"), "[project]\n").unwrap();
-        for skipped in ["node_modules/dep", "dist", ".venv/bin", "src/pkg/__pycache__", ".git"] {
+        for skipped in [
+            "node_modules/dep",
+            "dist",
+            ".venv/bin",
+            "src/pkg/__pycache__",
+            ".git",
+        ] {
             fs::create_dir_all(root.join(skipped)).unwrap();
             fs::write(root.join(skipped).join("f"), "stale").unwrap();
         }
@@ -93,10 +99,25 @@ mod tests {
         let skip = ["node_modules", "dist", ".venv", "__pycache__"];
         copy_package(root, dest.path(), &skip).unwrap();
 
-        assert_eq!(fs::read_to_string(dest.path().join("src/pkg/mod.py")).unwrap(), "x = 1\n");
+        assert_eq!(
+            fs::read_to_string(dest.path().join("src/pkg/mod.py")).unwrap(),
+            "x = 1\n"
+        );
         assert!(dest.path().join("pyproject.toml").is_file());
-        assert!(dest.path().join(".gitignore").is_file(), "dotfiles are sources too");
-        for skipped in ["node_modules", "dist", ".venv", "src/pkg/__pycache__", ".git", "outside", ".env", "src/pkg/debug.log"] {
+        assert!(
+            dest.path().join(".gitignore").is_file(),
+            "dotfiles are sources too"
+        );
+        for skipped in [
+            "node_modules",
+            "dist",
+            ".venv",
+            "src/pkg/__pycache__",
+            ".git",
+            "outside",
+            ".env",
+            "src/pkg/debug.log",
+        ] {
             assert!(!dest.path().join(skipped).exists(), "{skipped} was copied");
         }
     }

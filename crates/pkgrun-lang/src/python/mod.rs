@@ -190,9 +190,12 @@ impl Adapter for Python {
     fn missing_tools(&self) -> Vec<String> {
         // The build runs `uv build`, or `python -m build` without uv; venvs and pip
         // installs need the interpreter in any case.
-        crate::tool::require_one_of(&["python3", "python"], "a Python interpreter (builds, venvs and pip)")
-            .into_iter()
-            .collect()
+        crate::tool::require_one_of(
+            &["python3", "python"],
+            "a Python interpreter (builds, venvs and pip)",
+        )
+        .into_iter()
+        .collect()
     }
 
     fn skipped_dirs(&self) -> &'static [&'static str] {

@@ -41,13 +41,36 @@ pub fn run(phases: Phases, args: PipelineArgs, globals: &Globals) -> Result<Outc
     let mut worst: Option<Failure> = None;
     for lang in langs {
         let outcome = match lang {
-            Lang::Go => run_lang(pkgrun_lang::go::Go, &config, env.clone(), plan.as_ref(), &log, phases),
-            Lang::Python => run_lang(pkgrun_lang::python::Python, &config, env.clone(), plan.as_ref(), &log, phases),
-            Lang::Ts => run_lang(pkgrun_lang::ts::Ts, &config, env.clone(), plan.as_ref(), &log, phases),
+            Lang::Go => run_lang(
+                pkgrun_lang::go::Go,
+                &config,
+                env.clone(),
+                plan.as_ref(),
+                &log,
+                phases,
+            ),
+            Lang::Python => run_lang(
+                pkgrun_lang::python::Python,
+                &config,
+                env.clone(),
+                plan.as_ref(),
+                &log,
+                phases,
+            ),
+            Lang::Ts => run_lang(
+                pkgrun_lang::ts::Ts,
+                &config,
+                env.clone(),
+                plan.as_ref(),
+                &log,
+                phases,
+            ),
         };
         let outcome = match (outcome, &sink) {
             (Ok(mut outcome), Some(sink)) if phases != Phases::Publish => {
-                if let Some(failure) = state_sync::write_configmap(sink, &config, lang, &outcome, &log) {
+                if let Some(failure) =
+                    state_sync::write_configmap(sink, &config, lang, &outcome, &log)
+                {
                     outcome.failures.push(failure);
                 }
                 Ok(outcome)
