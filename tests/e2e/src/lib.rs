@@ -12,12 +12,15 @@
 //! * [`verdaccio`]: [`Verdaccio`], a real npm registry with htpasswd auth and a caching uplink.
 //! * [`devpi`]: [`Devpi`], a real PyPI index (`root/ameide`, bases `root/pypi`) with a user.
 //! * [`python`]: [`Venv`], a fresh venv with a fast pip (the pinned one, `pip --python`).
+//! * [`kube_apiserver`]: [`KubeApiServer`], a real kube-apiserver (embedded etcd, RBAC) on
+//!   loopback, with an admin client, service-account tokens and a fake kubelet for pod logs.
 //! * [`forwarder`]: [`TcpForwarder`], a loopback TCP forwarder / CONNECT proxy that a test can
 //!   shut down to make an upstream unreachable.
 
 pub mod devpi;
 pub mod forwarder;
 pub mod go;
+pub mod kube_apiserver;
 pub mod paths;
 pub mod process;
 pub mod python;
@@ -25,6 +28,7 @@ pub mod verdaccio;
 
 pub use devpi::Devpi;
 pub use forwarder::TcpForwarder;
+pub use kube_apiserver::KubeApiServer;
 pub use paths::{copy_tree, example_monorepo, repo_root, tools_bin, tools_dir, workspace_bin};
 pub use process::{free_port, wait_http_ok, ChildGuard};
 pub use python::Venv;

@@ -51,6 +51,16 @@ impl ChildGuard {
         Ok(guard)
     }
 
+    /// The child's piped standard input, if it was piped and not taken yet.
+    pub fn take_stdin(&mut self) -> Option<std::process::ChildStdin> {
+        self.child.stdin.take()
+    }
+
+    /// The child's piped standard output, if it was piped and not taken yet.
+    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.stdout.take()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -1,0 +1,296 @@
+//! The real Kubernetes API server of the Kubernetes suites: the `kube-apiserver-test` binary
+//! that `scripts/tools/install-kube-apiserver.sh` builds from `tests/kube-apiserver` (the
+//! pinned k8s.io/kubernetes release's kube-apiserver with an embedded etcd, RBAC
+//! authorization, on loopback), started and stopped from Rust.
+//!
+//! * [`KubeApiServer::start`] spawns it with its own directory, waits for its `READY <url>`
+//!   line and then for `/readyz`, and connects an admin client (the server's loopback identity,
+//!   group `system:masters`) from the kubeconfig the server wrote.
+//! * [`KubeApiServer::shared`] is one server per test binary (a few seconds and ~300 MB
+//!   each): tests keep apart by working in their own [`KubeApiServer::namespace`].
+//! * The server stops when its standard input closes: on drop of a started server, and for
+//!   the shared one when the test process exits, however it exits.
+//!
+//! What does not run: no kubelet, scheduler or controllers. So a new namespace gets its
+//! `default` ServiceAccount from [`KubeApiServer::namespace`] (the controller-manager's job),
+//! status is whatever a test writes to the status subresource, and pod logs come from the
+//! server's FAKE kubelet (the Node [`FAKE_KUBELET_NODE`], logs written with
+//! [`KubeApiServer::set_pod_log`]); the API server itself proxies them, as it would to a
+//! real kubelet.
+
+use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Mutex, OnceLock};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use kube::api::{Api, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use crate::paths::tools_bin;
+use crate::process::ChildGuard;
+
+/// The Node whose pods' logs the server's fake kubelet serves; give a Pod
+/// `spec.nodeName` = this to make its log readable through the API.
+pub const FAKE_KUBELET_NODE: &str = "pkgrun-fake-kubelet";
+
+/// The directory variable of the server binary (tests/kube-apiserver/serve_test.go).
+const DIR_ENV: &str = "PKGRUN_KUBE_APISERVER_DIR";
+
+/// A running kube-apiserver on loopback.
+pub struct KubeApiServer {
+    url: String,
+    dir: tempfile::TempDir,
+    runtime: tokio::runtime::Runtime,
+    client: kube::Client,
+    guard: Mutex<ChildGuard>,
+    /// Closing it (drop) tells the server to shut down.
+    stdin: Mutex<Option<ChildStdin>>,
+}
+
+impl KubeApiServer {
+    /// Starts a server of its own (prefer [`KubeApiServer::shared`]).
+    pub fn start() -> Result<KubeApiServer> {
+        let binary = tools_bin("kube-apiserver-test");
+        let dir = tempfile::Builder::new()
+            .prefix("pkgrun-kube-apiserver-")
+            .tempdir()?;
+        let log = std::fs::File::create(dir.path().join("server.log"))?;
+        let mut cmd = Command::new(&binary);
+        cmd.args(["-test.run", "^TestServe$", "-test.timeout", "0"])
+            .env(DIR_ENV, dir.path())
+            // The shared server's TempDir is never dropped; the server cleans up instead.
+            .env("PKGRUN_KUBE_APISERVER_REMOVE_DIR", "1")
+            .env_remove("KUBECONFIG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log);
+        let mut guard = ChildGuard::spawn("kube-apiserver", &mut cmd)
+            .with_context(|| format!("start {}", binary.display()))?;
+        let stdin = guard.take_stdin();
+        let stdout = guard.take_stdout().context("the server's stdout")?;
+
+        // The READY line, then keep draining so the server never blocks on a full pipe.
+        let (ready_tx, ready_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("READY ") {
+                    let _ = ready_tx.send(url.trim().to_string());
+                }
+            }
+        });
+        let server_log = dir.path().join("server.log");
+        let url = match ready_rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(url) => url,
+            Err(_) => bail!(
+                "kube-apiserver did not report READY within 120s{}; its log:\n{}",
+                if guard.is_running() {
+                    ""
+                } else {
+                    " (it exited)"
+                },
+                tail(&server_log)
+            ),
+        };
+
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?;
+        let kubeconfig = dir.path().join("admin.kubeconfig");
+        let config = runtime.block_on(config_from(&kubeconfig))?;
+        let client = {
+            let _guard = runtime.enter();
+            kube::Client::try_from(config)?
+        };
+        let server = KubeApiServer {
+            url,
+            dir,
+            runtime,
+            client,
+            guard: Mutex::new(guard),
+            stdin: Mutex::new(stdin),
+        };
+        server.wait_ready(Duration::from_secs(60))?;
+        Ok(server)
+    }
+
+    /// The server of this test binary, started on first use.
+    pub fn shared() -> &'static KubeApiServer {
+        static SHARED: OnceLock<KubeApiServer> = OnceLock::new();
+        SHARED.get_or_init(|| {
+            KubeApiServer::start().unwrap_or_else(|e| panic!("the test kube-apiserver: {e:#}"))
+        })
+    }
+
+    fn wait_ready(&self, timeout: Duration) -> Result<()> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let request = http::Request::get("/readyz").body(Vec::new())?;
+            let last = match self.block_on(self.client.request_text(request)) {
+                Ok(body) if body.trim() == "ok" => return Ok(()),
+                Ok(body) => body,
+                Err(e) => e.to_string(),
+            };
+            if std::time::Instant::now() >= deadline {
+                bail!(
+                    "kube-apiserver /readyz not ok within {timeout:?} (last: {last}); its log:\n{}",
+                    self.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `https://127.0.0.1:<port>`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The admin kubeconfig (`tls-server-name` set: the loopback certificate's name).
+    pub fn admin_kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("admin.kubeconfig")
+    }
+
+    /// The admin client (runs on [`KubeApiServer::block_on`]'s runtime).
+    pub fn client(&self) -> kube::Client {
+        self.client.clone()
+    }
+
+    /// Runs `future` on the server's client runtime.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// A `kube::Config` for a kubeconfig file (for `pkgrun_kube::Kube::from_config`).
+    pub fn config(&self, kubeconfig: &Path) -> Result<kube::Config> {
+        self.block_on(config_from(kubeconfig))
+    }
+
+    /// The last lines of the server's log, for failure messages.
+    pub fn log_tail(&self) -> String {
+        tail(&self.dir.path().join("server.log"))
+    }
+
+    /// Creates a namespace `<prefix>-<n>` unique in this process, with the `default`
+    /// ServiceAccount the controller-manager would add (Pods cannot be created without it).
+    pub fn namespace(&self, prefix: &str) -> Result<String> {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let namespace: Namespace = serde_json::from_value(serde_json::json!({
+            "metadata": { "name": name }
+        }))?;
+        let sa: ServiceAccount = serde_json::from_value(serde_json::json!({
+            "metadata": { "name": "default" }
+        }))?;
+        self.block_on(async {
+            Api::<Namespace>::all(self.client())
+                .create(&PostParams::default(), &namespace)
+                .await?;
+            Api::<ServiceAccount>::namespaced(self.client(), &name)
+                .create(&PostParams::default(), &sa)
+                .await?;
+            anyhow::Ok(())
+        })
+        .with_context(|| format!("create namespace {name}"))?;
+        Ok(name)
+    }
+
+    /// A token for ServiceAccount `namespace/name`, minted with the TokenRequest API (one
+    /// hour), as the kubelet projects it into a pod.
+    pub fn service_account_token(&self, namespace: &str, name: &str) -> Result<String> {
+        let request = TokenRequest {
+            spec: TokenRequestSpec {
+                audiences: Vec::new(),
+                expiration_seconds: Some(3600),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let answer: TokenRequest = self
+            .block_on(
+                Api::<ServiceAccount>::namespaced(self.client(), namespace).create_subresource(
+                    "token",
+                    name,
+                    &PostParams::default(),
+                    &request,
+                ),
+            )
+            .with_context(|| format!("mint a token for serviceaccount {namespace}/{name}"))?;
+        answer
+            .status
+            .map(|s| s.token)
+            .context("TokenRequest answered without a token")
+    }
+
+    /// Writes a kubeconfig at `path` for this server with bearer `token` and default
+    /// namespace `namespace`: what a pod with that service account would use.
+    pub fn write_kubeconfig(&self, path: &Path, token: &str, namespace: &str) -> Result<()> {
+        let admin = std::fs::read_to_string(self.admin_kubeconfig())?;
+        let mut config: serde_yaml::Value = serde_yaml::from_str(&admin)?;
+        config["users"] = serde_yaml::from_str(&format!(
+            "- name: service-account\n  user:\n    token: {token}\n"
+        ))?;
+        config["contexts"] = serde_yaml::from_str(&format!(
+            "- name: service-account\n  context:\n    cluster: pkgrun-test\n    user: service-account\n    namespace: {namespace}\n"
+        ))?;
+        config["current-context"] = "service-account".into();
+        std::fs::write(path, serde_yaml::to_string(&config)?)?;
+        Ok(())
+    }
+
+    /// Sets what the fake kubelet answers for the log of `container` in pod
+    /// `namespace/pod` (the pod must be on [`FAKE_KUBELET_NODE`]).
+    pub fn set_pod_log(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        log: &str,
+    ) -> Result<()> {
+        let dir = self.dir.path().join("pod-logs").join(namespace).join(pod);
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join(format!("{container}.log")), log)?;
+        Ok(())
+    }
+
+    /// Stops the server (also on drop): closes its stdin, then stops its process group.
+    pub fn stop(&self) {
+        drop(self.stdin.lock().expect("stdin lock").take());
+        let mut guard = self.guard.lock().expect("guard lock");
+        for _ in 0..100 {
+            if !guard.is_running() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        guard.stop();
+    }
+}
+
+impl Drop for KubeApiServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn config_from(kubeconfig: &Path) -> Result<kube::Config> {
+    let file = Kubeconfig::read_from(kubeconfig)
+        .with_context(|| format!("read {}", kubeconfig.display()))?;
+    Ok(kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default()).await?)
+}
+
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
