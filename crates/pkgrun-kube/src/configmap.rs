@@ -26,10 +26,12 @@
 //!
 //! # Size
 //!
-//! Kubernetes rejects a ConfigMap whose data (the sum of every key's and value's
-//! length) exceeds 1 MiB. Before writing, the sink reads the ConfigMap and computes the
-//! size the result would have — pkgrun's keys plus every key already there that pkgrun
-//! is not sending (counted even if the server would drop it: an upper bound) — and
+//! Kubernetes rejects a ConfigMap whose data exceeds 1 MiB, counting the length of every
+//! *value* (keys are not counted: ValidateConfigMap in k8s.io/kubernetes, confirmed against
+//! the real kube-apiserver in tests/e2e/tests/kube_configmap.rs). Before writing, the sink
+//! reads the ConfigMap and computes the size the result would have — pkgrun's values plus
+//! those of every key already there that pkgrun is not sending (counted even if the server
+//! would drop it: an upper bound) — and
 //! refuses with [`KubeError::TooLarge`] without writing anything.
 
 use std::collections::BTreeMap;
@@ -72,9 +74,9 @@ pub fn state_data(
     data
 }
 
-/// The size Kubernetes counts for ConfigMap data: every key's and value's length.
+/// The size Kubernetes counts for ConfigMap data: the length of every value.
 pub fn data_size<'a>(data: impl IntoIterator<Item = (&'a String, &'a String)>) -> usize {
-    data.into_iter().map(|(k, v)| k.len() + v.len()).sum()
+    data.into_iter().map(|(_, v)| v.len()).sum()
 }
 
 /// What an apply did.
@@ -145,7 +147,7 @@ impl ConfigMapSink {
                 let (largest_key, largest_size) = data
                     .iter()
                     .chain(others.iter())
-                    .map(|(k, v)| (k.clone(), k.len() + v.len()))
+                    .map(|(k, v)| (k.clone(), v.len()))
                     .max_by_key(|(_, s)| *s)
                     .unwrap_or_default();
                 return Err(KubeError::TooLarge {

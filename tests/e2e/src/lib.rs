@@ -12,11 +12,14 @@
 //! * [`verdaccio`]: [`Verdaccio`], a real npm registry with htpasswd auth and a caching uplink.
 //! * [`devpi`]: [`Devpi`], a real PyPI index (`root/ameide`, bases `root/pypi`) with a user.
 //! * [`python`]: [`Venv`], a fresh venv with a fast pip (the pinned one, `pip --python`).
+//! * [`charts`]: [`charts::ChartWorkspace`], a copy of `deploy/` with the chart dependencies
+//!   built and helm's directories of its own.
 //! * [`kube_apiserver`]: [`KubeApiServer`], a real kube-apiserver (embedded etcd, RBAC) on
 //!   loopback, with an admin client, service-account tokens and a fake kubelet for pod logs.
 //! * [`forwarder`]: [`TcpForwarder`], a loopback TCP forwarder / CONNECT proxy that a test can
 //!   shut down to make an upstream unreachable.
 
+pub mod charts;
 pub mod devpi;
 pub mod forwarder;
 pub mod go;

@@ -15,20 +15,13 @@
 //! ConfigMap written) is the Kubernetes API suites' business.
 
 use anyhow::{bail, ensure, Context, Result};
+use pkgrun_e2e::charts::{ChartWorkspace, CHARTS};
 use pkgrun_e2e::process::{ok, output};
-use pkgrun_e2e::{copy_tree, repo_root, tools_bin};
+use pkgrun_e2e::{repo_root, tools_bin};
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
-
-/// The application charts and the language each one runs.
-const CHARTS: &[(&str, &str)] = &[
-    ("package-go", "go"),
-    ("package-python", "python"),
-    ("package-ts", "ts"),
-];
 
 /// The helmfile layers and the chart/language of their single release.
 const LAYERS: &[(&str, &str, &str)] = &[
@@ -49,75 +42,19 @@ const NAMESPACE: &str = "packages";
 // Harness
 // ---------------------------------------------------------------------------------------
 
-/// The scratch copy of `deploy/` with every application chart's dependency built, and
-/// helm's own directories (cache, config, data) inside it so nothing of this machine's
-/// helm setup is read or written. Built once per test process.
-struct Workspace {
-    deploy: PathBuf,
-    helm_home: PathBuf,
-}
+type Workspace = ChartWorkspace;
 
 fn workspace() -> &'static Workspace {
-    static WS: OnceLock<Workspace> = OnceLock::new();
-    WS.get_or_init(|| prepare().expect("prepare the chart workspace"))
+    ChartWorkspace::shared()
 }
 
-fn prepare() -> Result<Workspace> {
-    // One directory per test process (statics are never dropped, so a TempDir would
-    // leak); directories of processes that no longer run are removed here.
-    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    for entry in std::fs::read_dir(&base)?.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(pid) = name.strip_prefix("charts-suite-") {
-            if !Path::new("/proc").join(pid).exists() {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
-        }
-    }
-    let root = base.join(format!("charts-suite-{}", std::process::id()));
-    if root.exists() {
-        std::fs::remove_dir_all(&root).with_context(|| format!("clear {}", root.display()))?;
-    }
-    let deploy = root.join("deploy");
-    copy_tree(&repo_root().join("deploy"), &deploy)?;
-    // A clean copy: generated files a developer's helm left in the repo must not mask a
-    // dependency that no longer builds.
-    for (chart, _) in CHARTS {
-        let dir = deploy.join("charts").join(chart);
-        let _ = std::fs::remove_dir_all(dir.join("charts"));
-        let _ = std::fs::remove_file(dir.join("Chart.lock"));
-    }
-    let ws = Workspace {
-        deploy,
-        helm_home: root.join("helm-home"),
-    };
-    for (chart, _) in CHARTS {
-        let dir = ws.chart_dir(chart);
-        ok(ws.helm().arg("dependency").arg("build").arg(&dir))?;
-        ensure!(
-            dir.join("charts/package-runner-0.1.0.tgz").is_file(),
-            "helm dependency build did not vendor the library chart into {}",
-            dir.display()
-        );
-    }
-    Ok(ws)
+/// `helm template` runs and their parsed output.
+trait Templates {
+    fn template_cmd(&self, chart: &str, ci: Option<&str>, extra: &[&str]) -> Command;
+    fn render(&self, chart: &str, ci: &str, extra: &[&str]) -> Result<Rendered>;
 }
 
-impl Workspace {
-    fn chart_dir(&self, chart: &str) -> PathBuf {
-        self.deploy.join("charts").join(chart)
-    }
-
-    fn helm(&self) -> Command {
-        let mut cmd = Command::new(tools_bin("helm"));
-        cmd.env("HELM_CACHE_HOME", self.helm_home.join("cache"))
-            .env("HELM_CONFIG_HOME", self.helm_home.join("config"))
-            .env("HELM_DATA_HOME", self.helm_home.join("data"))
-            .env_remove("KUBECONFIG")
-            .env("NO_COLOR", "1");
-        cmd
-    }
-
+impl Templates for Workspace {
     /// `helm template <chart> <chart-dir> -n packages -f ci/<ci> <extra…>` (the release is
     /// named after the chart, as in the helmfiles).
     fn template_cmd(&self, chart: &str, ci: Option<&str>, extra: &[&str]) -> Command {
