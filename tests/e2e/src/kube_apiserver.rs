@@ -27,9 +27,11 @@ use std::sync::{mpsc, Mutex, OnceLock};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
-use kube::api::{Api, PostParams};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use crate::paths::tools_bin;
@@ -260,6 +262,155 @@ impl KubeApiServer {
         let dir = self.dir.path().join("pod-logs").join(namespace).join(pod);
         std::fs::create_dir_all(&dir)?;
         std::fs::write(dir.join(format!("{container}.log")), log)?;
+        Ok(())
+    }
+
+    // ---- What the controllers and the kubelet would do, done by the test ----------------
+
+    /// The uid of Job `namespace/name`, if it exists.
+    pub fn job_uid(&self, namespace: &str, name: &str) -> Result<Option<String>> {
+        let api: Api<Job> = Api::namespaced(self.client(), namespace);
+        Ok(self
+            .block_on(api.get_opt(name))?
+            .and_then(|j| j.metadata.uid))
+    }
+
+    /// Waits until Job `namespace/name` exists with a uid other than `replaced` (a Job
+    /// `helm test` creates after deleting the previous run's, before-hook-creation).
+    pub fn wait_for_job(
+        &self,
+        namespace: &str,
+        name: &str,
+        replaced: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Job> {
+        let api: Api<Job> = Api::namespaced(self.client(), namespace);
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(job) = self.block_on(api.get_opt(name))? {
+                if job.metadata.uid.as_deref() != replaced {
+                    return Ok(job);
+                }
+            }
+            if std::time::Instant::now() >= deadline {
+                bail!("job {namespace}/{name} did not appear within {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Ends Job `namespace/name` the way the Job controller records it: `Complete`
+    /// (after `SuccessCriteriaMet`) when `succeeded`, else `Failed` (after
+    /// `FailureTarget`) with `reason` and `message`.
+    pub fn finish_job(
+        &self,
+        namespace: &str,
+        name: &str,
+        succeeded: bool,
+        reason: &str,
+        message: &str,
+    ) -> Result<()> {
+        let now = k8s_openapi::jiff::Timestamp::now().to_string();
+        let condition = |kind: &str| {
+            serde_json::json!({
+                "type": kind, "status": "True", "lastTransitionTime": now,
+                "reason": reason, "message": message,
+            })
+        };
+        let status = if succeeded {
+            serde_json::json!({
+                "startTime": now, "completionTime": now, "succeeded": 1,
+                "conditions": [condition("SuccessCriteriaMet"), condition("Complete")],
+            })
+        } else {
+            serde_json::json!({
+                "startTime": now, "failed": 1,
+                "conditions": [condition("FailureTarget"), condition("Failed")],
+            })
+        };
+        self.block_on(
+            Api::<Job>::namespaced(self.client(), namespace).patch_status(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({ "status": status })),
+            ),
+        )
+        .with_context(|| format!("set the status of job {namespace}/{name}"))?;
+        Ok(())
+    }
+
+    /// The Job's pod, as the Job controller creates it (label `job-name`) and the kubelet
+    /// reports it: on [`FAKE_KUBELET_NODE`], its container `runner` terminated with
+    /// `exit_code`, and `log` as what the container printed.
+    pub fn add_job_pod(
+        &self,
+        namespace: &str,
+        job: &str,
+        pod: &str,
+        exit_code: i32,
+        log: &str,
+    ) -> Result<()> {
+        let api: Api<Pod> = Api::namespaced(self.client(), namespace);
+        let object: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": { "name": pod, "labels": { "job-name": job, "batch.kubernetes.io/job-name": job } },
+            "spec": {
+                "nodeName": FAKE_KUBELET_NODE,
+                "restartPolicy": "Never",
+                "containers": [{ "name": "runner", "image": "registry.local/runner:dev" }]
+            }
+        }))?;
+        self.block_on(api.create(&PostParams::default(), &object))
+            .with_context(|| format!("create pod {namespace}/{pod}"))?;
+        let now = k8s_openapi::jiff::Timestamp::now().to_string();
+        let phase = if exit_code == 0 {
+            "Succeeded"
+        } else {
+            "Failed"
+        };
+        self.block_on(api.patch_status(
+            pod,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({ "status": {
+                "phase": phase,
+                "containerStatuses": [{
+                    "name": "runner", "image": "registry.local/runner:dev", "imageID": "",
+                    "ready": false, "restartCount": 0,
+                    "state": { "terminated": { "exitCode": exit_code, "startedAt": now, "finishedAt": now } }
+                }]
+            }})),
+        ))
+        .with_context(|| format!("set the status of pod {namespace}/{pod}"))?;
+        self.set_pod_log(namespace, pod, "runner", log)
+    }
+
+    /// Sets Deployment `namespace/name`'s status as the Deployment controller would:
+    /// condition `Available` True (all replicas ready) or False (`MinimumReplicasUnavailable`).
+    pub fn set_deployment_available(
+        &self,
+        namespace: &str,
+        name: &str,
+        available: bool,
+    ) -> Result<()> {
+        let now = k8s_openapi::jiff::Timestamp::now().to_string();
+        let ready = if available { 1 } else { 0 };
+        let (status, reason) = if available {
+            ("True", "MinimumReplicasAvailable")
+        } else {
+            ("False", "MinimumReplicasUnavailable")
+        };
+        self.block_on(Api::<Deployment>::namespaced(self.client(), namespace).patch_status(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({ "status": {
+                "observedGeneration": 1, "replicas": 1, "updatedReplicas": 1,
+                "readyReplicas": ready, "availableReplicas": ready,
+                "conditions": [{
+                    "type": "Available", "status": status, "reason": reason,
+                    "message": "set by the test", "lastUpdateTime": now, "lastTransitionTime": now,
+                }]
+            }})),
+        ))
+        .with_context(|| format!("set the status of deployment {namespace}/{name}"))?;
         Ok(())
     }
 

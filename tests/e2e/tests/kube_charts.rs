@@ -1,0 +1,243 @@
+//! The charts installed into the real kube-apiserver (pkgrun_e2e::KubeApiServer) with the
+//! pinned helm: `helm install` and `helm upgrade` of package-go, package-python and
+//! package-ts pass the API server's own validation and admission, create the ServiceAccount,
+//! Role and RoleBinding, and `helm test` creates the runner Job with the spec pkgrun needs.
+//! No kubelet runs the Job: the test records its end through the status subresource, as the
+//! Job controller would, and helm's verdict follows it.
+
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::api::Api;
+use pkgrun_e2e::charts::{ChartWorkspace, CHARTS};
+use pkgrun_e2e::process::output;
+use pkgrun_e2e::KubeApiServer;
+use serde_json::Value;
+
+const STATE_MOUNT: &str = "/workspace/tmp/tilt-packages";
+
+fn helm(server: &KubeApiServer) -> Command {
+    ChartWorkspace::shared().helm_for(&server.admin_kubeconfig())
+}
+
+fn run(cmd: &mut Command) -> Result<(bool, String)> {
+    let out = output(cmd)?;
+    Ok((
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    ))
+}
+
+/// `helm test <release>` in the background while the test plays the Job controller.
+fn helm_test_ending_as(
+    server: &KubeApiServer,
+    ns: &str,
+    release: &str,
+    succeeded: bool,
+) -> Result<(bool, String, Value)> {
+    let job_name = format!("{release}-runner");
+    let previous = server.job_uid(ns, &job_name)?;
+    let mut cmd = helm(server);
+    cmd.args(["test", release, "-n", ns, "--timeout", "120s"]);
+    let helm_test = std::thread::spawn(move || run(&mut cmd));
+    let job = server.wait_for_job(ns, &job_name, previous.as_deref(), Duration::from_secs(60))?;
+    let (reason, message) = if succeeded {
+        (
+            "CompletionsReached",
+            "Reached expected number of succeeded pods",
+        )
+    } else {
+        (
+            "BackoffLimitExceeded",
+            "Job has reached the specified backoff limit",
+        )
+    };
+    server.finish_job(ns, &job_name, succeeded, reason, message)?;
+    let (ok, out) = helm_test.join().expect("helm test thread")?;
+    Ok((ok, out, serde_json::to_value(job)?))
+}
+
+fn install_and_upgrade(chart: &str, lang: &str) -> Result<()> {
+    let server = KubeApiServer::shared();
+    let ws = ChartWorkspace::shared();
+    let ns = server.namespace(&format!("chart-{lang}"))?;
+    let dir = ws.chart_dir(chart);
+
+    let (ok, out) = run(helm(server).args(["install", chart]).arg(&dir).args([
+        "-n",
+        &ns,
+        "--set",
+        "image.tag=dev",
+        "--wait",
+        "--timeout",
+        "60s",
+    ]))?;
+    ensure!(ok, "helm install {chart}:\n{out}");
+
+    // What the chart created, read back from the API server.
+    let sa_name = format!("{chart}-runner");
+    let state_cm = format!("{lang}-packages-state");
+    let sa =
+        server.block_on(Api::<ServiceAccount>::namespaced(server.client(), &ns).get(&sa_name))?;
+    ensure!(
+        sa.metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("app.kubernetes.io/instance"))
+            == Some(&chart.to_string())
+    );
+    let role_name = format!("{chart}-state-writer");
+    let role = server.block_on(Api::<Role>::namespaced(server.client(), &ns).get(&role_name))?;
+    let rules = role.rules.unwrap_or_default();
+    ensure!(rules.len() == 1, "one rule: {rules:?}");
+    ensure!(rules[0].resources.as_deref() == Some(&["configmaps".to_string()][..]));
+    ensure!(rules[0].resource_names.as_deref() == Some(&[state_cm.clone()][..]));
+    let mut verbs = rules[0].verbs.clone();
+    verbs.sort();
+    ensure!(verbs == ["create", "get", "patch"], "{verbs:?}");
+    let binding =
+        server.block_on(Api::<RoleBinding>::namespaced(server.client(), &ns).get(&role_name))?;
+    let subjects = binding.subjects.unwrap_or_default();
+    ensure!(
+        subjects.len() == 1
+            && subjects[0].kind == "ServiceAccount"
+            && subjects[0].name == sa_name
+            && subjects[0].namespace.as_deref() == Some(ns.as_str()),
+        "{subjects:?}"
+    );
+    ensure!(binding.role_ref.kind == "Role" && binding.role_ref.name == role_name);
+
+    // An upgrade with changed values is accepted too and takes effect in the next Job.
+    let (ok, out) = run(helm(server).args(["upgrade", chart]).arg(&dir).args([
+        "-n",
+        &ns,
+        "--set",
+        "image.tag=1.2.3",
+        "--set",
+        "job.activeDeadlineSeconds=600",
+        "--set-string",
+        "job.env.VERBOSE=1",
+        "--wait",
+        "--timeout",
+        "60s",
+    ]))?;
+    ensure!(ok, "helm upgrade {chart}:\n{out}");
+    ensure!(out.contains("REVISION: 2"), "{out}");
+
+    // helm test creates the runner Job; its verdict follows the Job's conditions.
+    let (ok, out, job) = helm_test_ending_as(server, &ns, chart, true)?;
+    ensure!(ok && out.contains("Phase:          Succeeded"), "{out}");
+    check_job(&job, chart, lang, &ns)?;
+    let (ok, out, _) = helm_test_ending_as(server, &ns, chart, false)?;
+    ensure!(!ok, "helm test must fail with the Job: {out}");
+    ensure!(
+        out.contains(&format!("job {chart}-runner failed: BackoffLimitExceeded")),
+        "{out}"
+    );
+
+    let (ok, out) = run(helm(server).args(["uninstall", chart, "-n", &ns]))?;
+    ensure!(ok, "helm uninstall:\n{out}");
+    ensure!(
+        server
+            .block_on(Api::<Role>::namespaced(server.client(), &ns).get_opt(&role_name))?
+            .is_none(),
+        "the Role goes with the release"
+    );
+    Ok(())
+}
+
+/// The Job as the API server stored it (defaults applied), against what the runner needs.
+fn check_job(job: &Value, chart: &str, lang: &str, ns: &str) -> Result<()> {
+    let annotations = &job["metadata"]["annotations"];
+    ensure!(annotations["helm.sh/hook"] == "test", "{annotations}");
+    ensure!(annotations["helm.sh/hook-delete-policy"] == "before-hook-creation");
+    ensure!(job["metadata"]["namespace"] == ns);
+    ensure!(job["metadata"]["labels"]["app.kubernetes.io/instance"] == chart);
+    let spec = &job["spec"];
+    ensure!(spec["backoffLimit"] == 0, "{spec}");
+    ensure!(
+        spec["activeDeadlineSeconds"] == 600,
+        "the upgraded value: {spec}"
+    );
+    let pod = &spec["template"]["spec"];
+    ensure!(pod["serviceAccountName"] == format!("{chart}-runner"));
+    ensure!(pod["restartPolicy"] == "Never");
+    let containers = pod["containers"].as_array().context("containers")?;
+    ensure!(containers.len() == 1, "{containers:?}");
+    let c = &containers[0];
+    ensure!(
+        c["image"] == format!("registry.local/ameide/package-publisher-{lang}:1.2.3"),
+        "{}",
+        c["image"]
+    );
+    ensure!(c["command"] == serde_json::json!(["pkgrun"]));
+    ensure!(
+        c["args"] == serde_json::json!(["run", lang]),
+        "{}",
+        c["args"]
+    );
+    ensure!(
+        c["envFrom"]
+            == serde_json::json!([{ "secretRef": { "name": format!("packages-{lang}-env") } }]),
+        "{}",
+        c["envFrom"]
+    );
+    let env = c["env"].as_array().context("env")?;
+    let value = |name: &str| {
+        env.iter()
+            .find(|e| e["name"] == name)
+            .map(|e| e["value"].clone())
+    };
+    ensure!(value("PKGRUN_CONFIGMAP") == Some(format!("{lang}-packages-state").into()));
+    ensure!(value("VERBOSE") == Some("1".into()), "{env:?}");
+    ensure!(
+        env.iter().any(|e| e["name"] == "PKGRUN_NAMESPACE"
+            && e["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"),
+        "{env:?}"
+    );
+    let mounts = c["volumeMounts"].as_array().context("mounts")?;
+    let state_mount = mounts
+        .iter()
+        .find(|m| m["mountPath"] == STATE_MOUNT)
+        .context("the state directory mount")?;
+    let volumes = pod["volumes"].as_array().context("volumes")?;
+    let state_volume = volumes
+        .iter()
+        .find(|v| v["name"] == state_mount["name"])
+        .context("the state volume")?;
+    ensure!(state_volume["emptyDir"].is_object(), "{state_volume}");
+    ensure!(c["securityContext"]["readOnlyRootFilesystem"] == true);
+    Ok(())
+}
+
+#[test]
+fn package_go_installs_upgrades_and_its_test_job_follows_the_job_status() -> Result<()> {
+    install_and_upgrade("package-go", "go")
+}
+
+#[test]
+fn package_python_installs_upgrades_and_its_test_job_follows_the_job_status() -> Result<()> {
+    install_and_upgrade("package-python", "python")
+}
+
+#[test]
+fn package_ts_installs_upgrades_and_its_test_job_follows_the_job_status() -> Result<()> {
+    install_and_upgrade("package-ts", "ts")
+}
+
+#[test]
+fn every_chart_is_covered() {
+    let covered = ["package-go", "package-python", "package-ts"];
+    assert_eq!(
+        CHARTS.iter().map(|(c, _)| *c).collect::<Vec<_>>(),
+        covered,
+        "a new chart needs its install test here"
+    );
+}
