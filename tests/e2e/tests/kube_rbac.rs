@@ -1,0 +1,285 @@
+//! pkgrun with the chart's own RBAC, against the real kube-apiserver: the package-go chart is
+//! installed with helm (ServiceAccount, Role on `go-packages-state` only, RoleBinding), a
+//! token is minted for its ServiceAccount (TokenRequest, as the kubelet projects it into the
+//! runner pod), and the `pkgrun` binary runs with a kubeconfig holding only that token and the
+//! environment the chart's Job sets (PKGRUN_CONFIGMAP, PKGRUN_NAMESPACE):
+//!
+//! * `pkgrun run go` against the real go-registry writes its own state ConfigMap;
+//! * `pkgrun state sync go` brings it back byte for byte (the round trip Tilt/CI rely on);
+//! * any other ConfigMap or namespace is refused by the API server (403) and pkgrun fails
+//!   with a clear message and exit 3 for a write, exit 2 for a read.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{ensure, Context, Result};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::Api;
+use pkgrun_e2e::charts::ChartWorkspace;
+use pkgrun_e2e::go::{GoRegistry, GoRegistryOptions, EXAMPLE_PRIVATE_PREFIX};
+use pkgrun_e2e::process::output;
+use pkgrun_e2e::{workspace_bin, KubeApiServer};
+
+const MODULE: &str = "go.packages.dev.ameide.io/rbac-probe";
+const STATE_CM: &str = "go-packages-state";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// A one-module Go workspace and what pkgrun needs to run in it as the chart's runner.
+struct Runner {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    kubeconfig: PathBuf,
+    namespace: String,
+    registry: GoRegistry,
+}
+
+impl Runner {
+    fn new(server: &KubeApiServer) -> Result<Runner> {
+        let namespace = server.namespace("rbac")?;
+        let chart = ChartWorkspace::shared().chart_dir("package-go");
+        let out = output(
+            ChartWorkspace::shared()
+                .helm_for(&server.admin_kubeconfig())
+                .args(["install", "package-go"])
+                .arg(&chart)
+                .args(["-n", &namespace, "--set", "image.tag=dev"]),
+        )?;
+        ensure!(
+            out.status.success(),
+            "helm install: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+
+        let tmp = tempfile::tempdir()?;
+        let root = tmp.path().join("ws");
+        write(&root, "pkgrun.toml", &format!(
+            "env_prefix = \"E2E\"\n\n[[go.packages]]\nname = \"{MODULE}\"\npath = \"probe\"\nstate_key = \"rbac-probe\"\nsmoke = [ {{ import = \"{MODULE}\", symbol = \"Name\" }} ]\n"
+        ))?;
+        write(
+            &root,
+            "probe/go.mod",
+            &format!("module {MODULE}\n\ngo 1.22\n"),
+        )?;
+        write(
+            &root,
+            "probe/probe.go",
+            "// Package probe is published by the RBAC test.\npackage probe\n\n// Name names it.\nconst Name = \"probe\"\n",
+        )?;
+
+        let token = server.service_account_token(&namespace, "package-go-runner")?;
+        let kubeconfig = tmp.path().join("runner.kubeconfig");
+        server.write_kubeconfig(&kubeconfig, &token, &namespace)?;
+        Ok(Runner {
+            _tmp: tmp,
+            root,
+            kubeconfig,
+            namespace,
+            registry: GoRegistry::start(GoRegistryOptions::default())?,
+        })
+    }
+
+    /// `pkgrun <args>` with the Go environment contract and the chart Job's Kubernetes
+    /// environment (`extra` overrides).
+    fn pkgrun(&self, args: &[&str], extra: &[(&str, &str)]) -> Result<Run> {
+        let mut cmd = Command::new(workspace_bin("pkgrun"));
+        cmd.args(args)
+            .current_dir(&self.root)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("PKGRUN_CONFIGMAP", STATE_CM)
+            .env("PKGRUN_NAMESPACE", &self.namespace)
+            .env("GO_REGISTRY_URL", self.registry.url())
+            .env("GO_REGISTRY_TOKEN", self.registry.token())
+            .env("GONOSUMDB", EXAMPLE_PRIVATE_PREFIX)
+            .env("GOSUMDB", "off")
+            .env("SOURCE_GIT_SHA", "0123456789abcdef0123456789abcdef01234567")
+            .env("NO_COLOR", "1")
+            .env_remove("GOPRIVATE")
+            .env_remove("GONOPROXY")
+            .env_remove("GOFLAGS")
+            .env_remove("VERBOSE")
+            .env_remove("E2E_GO_SDK_VERSION");
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().context("run pkgrun")?;
+        Ok(Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.root.join("tmp/tilt-packages")
+    }
+
+    fn state_files(&self) -> Result<BTreeMap<String, Vec<u8>>> {
+        let mut files = BTreeMap::new();
+        for entry in std::fs::read_dir(self.state_dir())? {
+            let entry = entry?;
+            files.insert(
+                entry.file_name().to_string_lossy().into_owned(),
+                std::fs::read(entry.path())?,
+            );
+        }
+        Ok(files)
+    }
+}
+
+fn write(root: &Path, rel: &str, text: &str) -> Result<()> {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().context("parent")?)?;
+    std::fs::write(path, text)?;
+    Ok(())
+}
+
+fn configmap(server: &KubeApiServer, ns: &str, name: &str) -> Result<Option<ConfigMap>> {
+    Ok(server.block_on(Api::<ConfigMap>::namespaced(server.client(), ns).get_opt(name))?)
+}
+
+#[test]
+fn the_runners_service_account_writes_its_state_configmap_and_nothing_else() -> Result<()> {
+    let server = KubeApiServer::shared();
+    let runner = Runner::new(server)?;
+    let ns = runner.namespace.clone();
+
+    // The whole job with the service account's token: its own ConfigMap is written.
+    let run = runner.pkgrun(&["run", "go"], &[])?;
+    ensure!(run.code == 0, "pkgrun run go:\n{run}");
+    ensure!(
+        run.stderr
+            .contains(&format!("configmaps {ns}/{STATE_CM} created")),
+        "{run}"
+    );
+    let local = runner.state_files()?;
+    let cm = configmap(server, &ns, STATE_CM)?.context("the state ConfigMap")?;
+    let data = cm.data.clone().unwrap_or_default();
+    ensure!(
+        data.keys().collect::<Vec<_>>() == ["go-version", "rbac-probe.json"],
+        "{:?}",
+        data.keys()
+    );
+    ensure!(
+        data["rbac-probe.json"].as_bytes() == local["rbac-probe.json"].as_slice(),
+        "the ConfigMap holds the state file byte for byte"
+    );
+    ensure!(data["go-version"].as_bytes() == local["go-version"].as_slice());
+    let managers: Vec<_> = cm
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter_map(|m| m.manager.clone())
+        .collect();
+    ensure!(managers == ["pkgrun"], "{managers:?}");
+
+    // Any other ConfigMap: the API server refuses the service account, pkgrun exits 3.
+    let other = runner.pkgrun(&["smoke", "go"], &[("PKGRUN_CONFIGMAP", "other-state")])?;
+    ensure!(other.code == 3, "another ConfigMap:\n{other}");
+    ensure!(
+        other.stderr.contains(&format!(
+            "refused to get configmaps {ns}/other-state (403 Forbidden"
+        )) && other
+            .stderr
+            .contains(&format!("system:serviceaccount:{ns}:package-go-runner")),
+        "a clear 403 naming ConfigMap, namespace and identity:\n{other}"
+    );
+    ensure!(
+        other
+            .stderr
+            .contains("hint: grant the service account a Role with verb `get`"),
+        "{other}"
+    );
+    ensure!(configmap(server, &ns, "other-state")?.is_none());
+
+    // Its own ConfigMap's name in another namespace: refused too.
+    let elsewhere = runner.pkgrun(&["smoke", "go"], &[("PKGRUN_NAMESPACE", "default")])?;
+    ensure!(elsewhere.code == 3, "another namespace:\n{elsewhere}");
+    ensure!(
+        elsewhere
+            .stderr
+            .contains(&format!("configmaps default/{STATE_CM} (403 Forbidden")),
+        "{elsewhere}"
+    );
+    ensure!(configmap(server, "default", STATE_CM)?.is_none());
+
+    // The failed runs left the state ConfigMap as the good run wrote it.
+    let after = configmap(server, &ns, STATE_CM)?.context("still there")?;
+    ensure!(
+        after.data == cm.data && after.metadata.resource_version == cm.metadata.resource_version
+    );
+
+    // The token reaches no output.
+    let kubeconfig = std::fs::read_to_string(&runner.kubeconfig)?;
+    let token = kubeconfig
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token: "))
+        .context("token in kubeconfig")?;
+    for text in [&run.stderr, &run.stdout, &other.stderr, &elsewhere.stderr] {
+        ensure!(!text.contains(token), "the token leaked into output");
+    }
+    Ok(())
+}
+
+#[test]
+fn state_sync_with_the_runners_token_brings_the_configmap_back_byte_for_byte() -> Result<()> {
+    let server = KubeApiServer::shared();
+    let runner = Runner::new(server)?;
+    let run = runner.pkgrun(&["run", "go"], &[])?;
+    ensure!(run.code == 0, "pkgrun run go:\n{run}");
+    let written = runner.state_files()?;
+
+    // A fresh checkout's view: the state directory emptied (kept: it is a mount in the
+    // cluster), then synced from the ConfigMap.
+    let clean = runner.pkgrun(&["state", "clean"], &[])?;
+    ensure!(clean.code == 0, "{clean}");
+    ensure!(runner.state_files()?.is_empty() && runner.state_dir().is_dir());
+    let sync = runner.pkgrun(&["state", "sync", "go"], &[("PKGRUN_CONFIGMAP", "")])?;
+    ensure!(sync.code == 0, "pkgrun state sync go:\n{sync}");
+    ensure!(
+        runner.state_files()? == written,
+        "synced files differ from the run's"
+    );
+    let version = String::from_utf8(written["go-version"].clone())?;
+    ensure!(sync.stdout == format!("rbac-probe {}", version), "{sync}");
+    let env = runner.pkgrun(&["env", "--format", "dotenv", "go"], &[])?;
+    ensure!(
+        env.stdout == format!("E2E_GO_SDK_VERSION={version}"),
+        "{env}"
+    );
+
+    // A language whose ConfigMap the Role does not cover: a read refused is exit 2.
+    let denied = runner.pkgrun(
+        &["state", "sync", "go"],
+        &[("PKGRUN_CONFIGMAP", "python-packages-state")],
+    )?;
+    ensure!(denied.code == 2, "{denied}");
+    ensure!(
+        denied.stderr.contains(&format!(
+            "refused to get configmaps {}/python-packages-state (403 Forbidden",
+            runner.namespace
+        )),
+        "{denied}"
+    );
+    ensure!(
+        runner.state_files()? == written,
+        "a refused sync writes nothing"
+    );
+    Ok(())
+}
