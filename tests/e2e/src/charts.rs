@@ -42,12 +42,20 @@ impl ChartWorkspace {
         self.deploy.join("charts").join(chart)
     }
 
+    /// helm's directories in this copy, as environment variables (for a command such as
+    /// `pkgrun layer` that runs helm itself).
+    pub fn helm_homes(&self) -> [(&'static str, PathBuf); 3] {
+        [
+            ("HELM_CACHE_HOME", self.helm_home.join("cache")),
+            ("HELM_CONFIG_HOME", self.helm_home.join("config")),
+            ("HELM_DATA_HOME", self.helm_home.join("data")),
+        ]
+    }
+
     /// The pinned helm with this copy's helm directories and no cluster (KUBECONFIG unset).
     pub fn helm(&self) -> Command {
         let mut cmd = Command::new(tools_bin("helm"));
-        cmd.env("HELM_CACHE_HOME", self.helm_home.join("cache"))
-            .env("HELM_CONFIG_HOME", self.helm_home.join("config"))
-            .env("HELM_DATA_HOME", self.helm_home.join("data"))
+        cmd.envs(self.helm_homes())
             .env_remove("KUBECONFIG")
             .env("NO_COLOR", "1");
         cmd
