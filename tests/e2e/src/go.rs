@@ -43,6 +43,32 @@ pub fn go_env_upstream() -> Result<String> {
         .context("go env GOPROXY names no http(s) proxy")
 }
 
+/// The git sha the Go suites stamp (`SOURCE_GIT_SHA`).
+pub const TEST_GIT_SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+/// The workspace's `pkgrun` in `root` with the Go environment contract pointing at `url`
+/// with `token`: GONOSUMDB for the example's private prefix, a fixed SOURCE_GIT_SHA, no
+/// colour, and nothing of the caller's environment that would change the run (GOPRIVATE,
+/// GONOPROXY, GOFLAGS, VERBOSE, version overrides). The go command's checksum-database
+/// lookups are off (`GOSUMDB=off`) so only the registry's uplink leaves loopback.
+pub fn pkgrun_with_go_env(root: &Path, url: &str, token: &str) -> Command {
+    let mut cmd = Command::new(workspace_bin("pkgrun"));
+    cmd.current_dir(root)
+        .env("GO_REGISTRY_URL", url)
+        .env("GO_REGISTRY_TOKEN", token)
+        .env("GONOSUMDB", EXAMPLE_PRIVATE_PREFIX)
+        .env("GOSUMDB", "off")
+        .env("SOURCE_GIT_SHA", TEST_GIT_SHA)
+        .env("NO_COLOR", "1")
+        .env_remove("GOPRIVATE")
+        .env_remove("GONOPROXY")
+        .env_remove("GOFLAGS")
+        .env_remove("VERBOSE")
+        .env_remove("AMEIDE_GO_SDK_VERSION")
+        .env_remove("E2E_GO_SDK_VERSION");
+    cmd
+}
+
 /// How to start the registry.
 #[derive(Debug, Clone)]
 pub struct GoRegistryOptions {

@@ -179,6 +179,35 @@ pub(crate) fn loopback_client(timeout: Duration) -> reqwest::blocking::Client {
         .expect("build an HTTP client")
 }
 
+/// A finished command's exit code (-1 when killed by a signal) and output as text; its
+/// `Display` shows all three, for assertion messages.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<std::process::Output> for Run {
+    fn from(out: std::process::Output) -> Self {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
 /// Runs `cmd` to completion and returns its output, whatever the exit status.
 pub fn output(cmd: &mut Command) -> Result<std::process::Output> {
     cmd.output().with_context(|| format!("spawn {cmd:?}"))

@@ -20,34 +20,20 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use anyhow::{ensure, Context, Result};
-use pkgrun_e2e::go::{GoConsumer, GoRegistry, GoRegistryOptions, EXAMPLE_PRIVATE_PREFIX};
-use pkgrun_e2e::{copy_tree, example_monorepo, tools_dir, workspace_bin};
+use pkgrun_e2e::go::{
+    pkgrun_with_go_env, GoConsumer, GoRegistry, GoRegistryOptions, EXAMPLE_PRIVATE_PREFIX,
+};
+use pkgrun_e2e::process::Run;
+use pkgrun_e2e::{copy_tree, example_monorepo, tools_dir};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 const SHA12: &str = "0123456789ab";
 const SDK: &str = "go.packages.dev.ameide.io/ameide-sdk-go";
 const TELEMETRY: &str = "go.packages.dev.ameide.io/ameide-telemetry-go";
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
 
 /// `pkgrun <args>` in `root` with the Go environment contract pointing at `url`.
 fn pkgrun(
@@ -57,30 +43,13 @@ fn pkgrun(
     args: &[&str],
     extra: &[(&str, &str)],
 ) -> Result<Run> {
-    let mut cmd = Command::new(workspace_bin("pkgrun"));
-    cmd.args(args)
-        .current_dir(root)
-        .env("GO_REGISTRY_URL", url)
-        .env("GO_REGISTRY_TOKEN", token)
-        .env("GONOSUMDB", EXAMPLE_PRIVATE_PREFIX)
-        .env("GOSUMDB", "off")
-        .env("SOURCE_GIT_SHA", SHA)
-        .env("NO_COLOR", "1")
-        .env_remove("GOPRIVATE")
-        .env_remove("GONOPROXY")
-        .env_remove("GOFLAGS")
-        .env_remove("VERBOSE")
-        .env_remove("AMEIDE_GO_SDK_VERSION")
-        .env_remove("E2E_GO_SDK_VERSION");
+    let mut cmd = pkgrun_with_go_env(root, url, token);
+    cmd.args(args);
     for (k, v) in extra {
         cmd.env(k, v);
     }
     let out: Output = cmd.output().context("run pkgrun")?;
-    Ok(Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    })
+    Ok(Run::from(out))
 }
 
 /// A copy of the example monorepo in a fresh temp dir.

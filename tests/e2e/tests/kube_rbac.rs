@@ -11,34 +11,18 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::{ensure, Context, Result};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
 use pkgrun_e2e::charts::ChartWorkspace;
-use pkgrun_e2e::go::{GoRegistry, GoRegistryOptions, EXAMPLE_PRIVATE_PREFIX};
+use pkgrun_e2e::go::{pkgrun_with_go_env, GoRegistry, GoRegistryOptions};
 use pkgrun_e2e::process::output;
-use pkgrun_e2e::{workspace_bin, KubeApiServer};
+use pkgrun_e2e::process::Run;
+use pkgrun_e2e::KubeApiServer;
 
 const MODULE: &str = "go.packages.dev.ameide.io/rbac-probe";
 const STATE_CM: &str = "go-packages-state";
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
 
 /// A one-module Go workspace and what pkgrun needs to run in it as the chart's runner.
 struct Runner {
@@ -97,32 +81,16 @@ impl Runner {
     /// `pkgrun <args>` with the Go environment contract and the chart Job's Kubernetes
     /// environment (`extra` overrides).
     fn pkgrun(&self, args: &[&str], extra: &[(&str, &str)]) -> Result<Run> {
-        let mut cmd = Command::new(workspace_bin("pkgrun"));
+        let mut cmd = pkgrun_with_go_env(&self.root, self.registry.url(), self.registry.token());
         cmd.args(args)
-            .current_dir(&self.root)
             .env("KUBECONFIG", &self.kubeconfig)
             .env("PKGRUN_CONFIGMAP", STATE_CM)
-            .env("PKGRUN_NAMESPACE", &self.namespace)
-            .env("GO_REGISTRY_URL", self.registry.url())
-            .env("GO_REGISTRY_TOKEN", self.registry.token())
-            .env("GONOSUMDB", EXAMPLE_PRIVATE_PREFIX)
-            .env("GOSUMDB", "off")
-            .env("SOURCE_GIT_SHA", "0123456789abcdef0123456789abcdef01234567")
-            .env("NO_COLOR", "1")
-            .env_remove("GOPRIVATE")
-            .env_remove("GONOPROXY")
-            .env_remove("GOFLAGS")
-            .env_remove("VERBOSE")
-            .env_remove("E2E_GO_SDK_VERSION");
+            .env("PKGRUN_NAMESPACE", &self.namespace);
         for (k, v) in extra {
             cmd.env(k, v);
         }
         let out = cmd.output().context("run pkgrun")?;
-        Ok(Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        })
+        Ok(Run::from(out))
     }
 
     fn state_dir(&self) -> PathBuf {

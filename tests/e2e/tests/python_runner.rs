@@ -11,10 +11,11 @@
 //!   standard prefix, the dependent skipped).
 
 use anyhow::{ensure, Context, Result};
+use pkgrun_e2e::process::Run;
 use pkgrun_e2e::{copy_tree, example_monorepo, tools_dir, workspace_bin, Devpi, Venv};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 const SHA12: &str = "0123456789ab";
@@ -25,32 +26,6 @@ fn example_copy() -> Result<(tempfile::TempDir, PathBuf)> {
     let root = tmp.path().join("monorepo");
     copy_tree(&example_monorepo(), &root)?;
     Ok((tmp, root))
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn from(out: Output) -> Self {
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
 }
 
 /// `pkgrun <args>` in `root` with the Python environment contract of `devpi`.
