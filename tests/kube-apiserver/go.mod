@@ -1,7 +1,7 @@
-// pkgrun's test kube-apiserver (see README.md). Requires k8s.io/kubernetes at a pinned release;
-// the replace block maps each k8s.io staging module, which k8s.io/kubernetes points at its own
-// ./staging directory, to the published v0.x.y of the same release. Regenerate it with
-// ./gen-replaces.sh when moving the pin.
+// pkgrun's test kube-apiserver (README.md, "Kubernetes tests"). It requires k8s.io/kubernetes
+// at a pinned release; the replace block maps each k8s.io staging module, which
+// k8s.io/kubernetes points at its own ./staging directory, to the published v0.x.y of the
+// same release. Regenerate it with ./gen-replaces.sh v1.X.Y when moving the pin.
 module pkgrun.test/kube-apiserver
 
 go 1.26.0
