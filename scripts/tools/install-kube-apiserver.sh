@@ -35,8 +35,17 @@ go_bin="$(command -v go || true)"
 [[ -n "$go_bin" ]] || go_bin=/usr/local/go/bin/go
 [[ -x "$go_bin" ]] || { log_fail "install-kube-apiserver: the go command is required"; exit 2; }
 
-k8s_version="$(sed -n 's/^\s*k8s\.io\/kubernetes \(v[0-9.]*\)$/\1/p' "$module_dir/go.mod" | head -1)"
-[[ -n "$k8s_version" ]] || { log_fail "install-kube-apiserver: no k8s.io/kubernetes requirement in $module_dir/go.mod"; exit 1; }
+mkdir -p "$dest" "$tools/bin"
+# One install at a time per tools directory (two test runs may share it).
+exec 9>"$dest/.lock"
+flock 9
+
+k8s_version="$(cd "$module_dir" && GOWORK=off GOFLAGS=-mod=readonly "$go_bin" list -m -f '{{.Version}}' k8s.io/kubernetes)" || {
+  log_fail "install-kube-apiserver: cannot read the k8s.io/kubernetes requirement of $module_dir/go.mod"
+  exit 1
+}
+# StartTestServer's fixtures, at the path a -trimpath build resolves them to.
+fixtures_rel="k8s.io/kubernetes@$k8s_version/cmd/kube-apiserver/app/testing/testdata"
 
 inputs_digest="$(
   cd "$module_dir"
@@ -44,13 +53,13 @@ inputs_digest="$(
 )"
 stamp="$dest/.installed-$inputs_digest"
 
-if [[ -f "$stamp" && -x "$binary" && -L "$tools/bin/kube-apiserver-test" ]]; then
+if [[ -f "$stamp" && -x "$binary" && -L "$tools/bin/kube-apiserver-test" && -d "$dest/src/$fixtures_rel" ]]; then
   log_info "kube-apiserver $k8s_version (test server, inputs $inputs_digest) already built in $dest"
   exit 0
 fi
 
-mkdir -p "$dest" "$tools/bin"
-rm -f "$dest"/.installed-*
+# A failed build must not leave the previous binary to be used as if it were current.
+rm -f "$dest"/.installed-* "$binary" "$tools/bin/kube-apiserver-test"
 log_step "go test -c tests/kube-apiserver (k8s.io/kubernetes $k8s_version; a cold build takes ~6 min)"
 start=$(date +%s)
 if ! (cd "$module_dir" && GOWORK=off GOFLAGS=-mod=readonly CGO_ENABLED=0 "$go_bin" test -c -trimpath \
@@ -61,9 +70,7 @@ if ! (cd "$module_dir" && GOWORK=off GOFLAGS=-mod=readonly CGO_ENABLED=0 "$go_bi
 fi
 took=$(( $(date +%s) - start ))
 
-# StartTestServer's fixtures, at the path a -trimpath build resolves them to.
 upstream_dir="$(cd "$module_dir" && GOWORK=off "$go_bin" list -m -f '{{.Dir}}' k8s.io/kubernetes)"
-fixtures_rel="k8s.io/kubernetes@$k8s_version/cmd/kube-apiserver/app/testing/testdata"
 rm -rf "$dest/src"
 mkdir -p "$dest/src/$fixtures_rel"
 cp "$upstream_dir/cmd/kube-apiserver/app/testing/testdata/"*.crt \

@@ -76,10 +76,6 @@ func TestServe(t *testing.T) {
 		t.Fatalf("starting kube-apiserver: %v", err)
 	}
 	defer server.TearDownFn()
-	if os.Getenv(RemoveDirEnv) == "1" {
-		// The owner may be gone by then; only the kubeconfig and pod logs live here.
-		defer os.RemoveAll(dir)
-	}
 
 	kubeconfig := filepath.Join(dir, "admin.kubeconfig")
 	if err := writeKubeconfig(kubeconfig, server.ClientConfig); err != nil {
@@ -90,6 +86,11 @@ func TestServe(t *testing.T) {
 		t.Fatalf("starting the fake kubelet: %v", err)
 	}
 	defer stopKubelet()
+	if os.Getenv(RemoveDirEnv) == "1" {
+		// Registered after start-up, so a failed start keeps its log for the owner to show.
+		// The owner may be gone by then; only the kubeconfig and pod logs live here.
+		defer os.RemoveAll(dir)
+	}
 	fmt.Printf("READY %s\n", server.ClientConfig.Host)
 
 	waitForStop()
@@ -104,8 +105,8 @@ func useInstalledFixtures() error {
 	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
 		return nil // not a -trimpath build: the source tree is where the path says
 	}
-	if os.Getenv("TEST_SRCDIR") != "" {
-		return nil
+	if os.Getenv("TEST_SRCDIR") != "" && os.Getenv("TEST_WORKSPACE") != "" {
+		return nil // StartTestServer uses them as they are
 	}
 	exe, err := os.Executable()
 	if err != nil {

@@ -31,7 +31,7 @@
 //! the real kube-apiserver in tests/e2e/tests/kube_configmap.rs). Before writing, the sink
 //! reads the ConfigMap and computes the size the result would have — pkgrun's values plus
 //! those of every key already there that pkgrun is not sending (counted even if the server
-//! would drop it: an upper bound) — and
+//! would drop it: an upper bound) and of `binaryData` — and
 //! refuses with [`KubeError::TooLarge`] without writing anything.
 
 use std::collections::BTreeMap;
@@ -135,20 +135,34 @@ impl ConfigMapSink {
                 .get_opt(&self.name)
                 .await
                 .map_err(|e| api_error("get", self.object(), e))?;
-            let others: BTreeMap<String, String> = existing
-                .as_ref()
-                .and_then(|cm| cm.data.clone())
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|(k, _)| !data.contains_key(k))
+            // The size of every value the ConfigMap would hold: pkgrun's, the other keys
+            // already there, and binaryData (which counts toward the same limit).
+            let current = existing.as_ref();
+            let sizes: Vec<(&str, usize)> = data
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.len()))
+                .chain(
+                    current
+                        .and_then(|cm| cm.data.as_ref())
+                        .into_iter()
+                        .flatten()
+                        .filter(|(k, _)| !data.contains_key(*k))
+                        .map(|(k, v)| (k.as_str(), v.len())),
+                )
+                .chain(
+                    current
+                        .and_then(|cm| cm.binary_data.as_ref())
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, v)| (k.as_str(), v.0.len())),
+                )
                 .collect();
-            let size = data_size(data) + data_size(&others);
+            let size: usize = sizes.iter().map(|(_, n)| n).sum();
             if size > CONFIGMAP_DATA_LIMIT {
-                let (largest_key, largest_size) = data
+                let (largest_key, largest_size) = sizes
                     .iter()
-                    .chain(others.iter())
-                    .map(|(k, v)| (k.clone(), v.len()))
-                    .max_by_key(|(_, s)| *s)
+                    .max_by_key(|(_, n)| *n)
+                    .map(|(k, n)| (k.to_string(), *n))
                     .unwrap_or_default();
                 return Err(KubeError::TooLarge {
                     object: self.object(),

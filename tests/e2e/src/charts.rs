@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use anyhow::{ensure, Context, Result};
 
-use crate::paths::{copy_tree, repo_root, tools_bin};
+use crate::paths::{copy_tree, repo_root, target_tmp_dir, tools_bin};
 use crate::process::ok;
 
 /// The application charts and the language each one runs.
@@ -72,16 +72,16 @@ impl ChartWorkspace {
 fn prepare() -> Result<ChartWorkspace> {
     // One directory per test process (statics are never dropped, so a TempDir would
     // leak); directories of processes that no longer run are removed here.
-    let base = std::env::temp_dir();
+    let base = target_tmp_dir()?;
     for entry in std::fs::read_dir(&base)?.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(pid) = name.strip_prefix("pkgrun-charts-suite-") {
+        if let Some(pid) = name.strip_prefix("charts-suite-") {
             if !Path::new("/proc").join(pid).exists() {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
         }
     }
-    let root = base.join(format!("pkgrun-charts-suite-{}", std::process::id()));
+    let root = base.join(format!("charts-suite-{}", std::process::id()));
     if root.exists() {
         std::fs::remove_dir_all(&root).with_context(|| format!("clear {}", root.display()))?;
     }

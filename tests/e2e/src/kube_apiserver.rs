@@ -30,7 +30,7 @@ use anyhow::{bail, Context, Result};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, ServiceAccount};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
@@ -40,6 +40,11 @@ use crate::process::ChildGuard;
 /// The Node whose pods' logs the server's fake kubelet serves; give a Pod
 /// `spec.nodeName` = this to make its log readable through the API.
 pub const FAKE_KUBELET_NODE: &str = "pkgrun-fake-kubelet";
+
+/// The Job controller's message for `Complete` (see [`KubeApiServer::complete_job`]).
+pub const JOB_COMPLETE_MESSAGE: &str = "Reached expected number of succeeded pods";
+/// The Job controller's message for `Failed` with `BackoffLimitExceeded`.
+pub const JOB_BACKOFF_MESSAGE: &str = "Job has reached the specified backoff limit";
 
 /// The directory variable of the server binary (tests/kube-apiserver/serve_test.go).
 const DIR_ENV: &str = "PKGRUN_KUBE_APISERVER_DIR";
@@ -174,6 +179,58 @@ impl KubeApiServer {
         self.block_on(config_from(kubeconfig))
     }
 
+    /// pkgrun's own client (`pkgrun_kube::Kube`) with the admin identity.
+    pub fn admin_kube(&self) -> Result<pkgrun_kube::Kube> {
+        self.kube(&self.admin_kubeconfig())
+    }
+
+    /// pkgrun's own client with the identity of `kubeconfig`.
+    pub fn kube(&self, kubeconfig: &Path) -> Result<pkgrun_kube::Kube> {
+        Ok(pkgrun_kube::Kube::from_config(self.config(kubeconfig)?)?)
+    }
+
+    /// ConfigMap `namespace/name` as the admin reads it.
+    pub fn configmap(&self, namespace: &str, name: &str) -> Result<Option<ConfigMap>> {
+        Ok(self.block_on(Api::<ConfigMap>::namespaced(self.client(), namespace).get_opt(name))?)
+    }
+
+    /// Another tool changing ConfigMap `namespace/name` the way `kubectl edit` does: a
+    /// merge-patch Update of `data` under field manager `manager`.
+    pub fn edit_configmap(
+        &self,
+        namespace: &str,
+        name: &str,
+        manager: &str,
+        data: &[(&str, &str)],
+    ) -> Result<()> {
+        let data: std::collections::BTreeMap<_, _> = data.iter().copied().collect();
+        let params = PatchParams {
+            field_manager: Some(manager.into()),
+            ..Default::default()
+        };
+        self.block_on(
+            Api::<ConfigMap>::namespaced(self.client(), namespace).patch(
+                name,
+                &params,
+                &Patch::Merge(serde_json::json!({ "data": data })),
+            ),
+        )
+        .with_context(|| format!("edit configmap {namespace}/{name} as {manager}"))?;
+        Ok(())
+    }
+
+    /// Mints a token for ServiceAccount `namespace/name` and writes a kubeconfig with it at
+    /// `path` (default namespace `namespace`).
+    pub fn service_account_kubeconfig(
+        &self,
+        namespace: &str,
+        name: &str,
+        path: &Path,
+    ) -> Result<()> {
+        let token = self.service_account_token(namespace, name)?;
+        self.write_kubeconfig(path, &token, namespace)
+    }
+
     /// The last lines of the server's log, for failure messages.
     pub fn log_tail(&self) -> String {
         tail(&self.dir.path().join("server.log"))
@@ -299,10 +356,31 @@ impl KubeApiServer {
         }
     }
 
-    /// Ends Job `namespace/name` the way the Job controller records it: `Complete`
-    /// (after `SuccessCriteriaMet`) when `succeeded`, else `Failed` (after
-    /// `FailureTarget`) with `reason` and `message`.
-    pub fn finish_job(
+    /// Ends Job `namespace/name` as the Job controller records a success: `SuccessCriteriaMet`
+    /// then `Complete`, reason `CompletionsReached`.
+    pub fn complete_job(&self, namespace: &str, name: &str) -> Result<()> {
+        self.end_job(
+            namespace,
+            name,
+            true,
+            "CompletionsReached",
+            JOB_COMPLETE_MESSAGE,
+        )
+    }
+
+    /// Ends Job `namespace/name` as the Job controller records a failed pod with
+    /// `backoffLimit: 0`: `FailureTarget` then `Failed`, reason `BackoffLimitExceeded`.
+    pub fn fail_job(&self, namespace: &str, name: &str) -> Result<()> {
+        self.end_job(
+            namespace,
+            name,
+            false,
+            "BackoffLimitExceeded",
+            JOB_BACKOFF_MESSAGE,
+        )
+    }
+
+    fn end_job(
         &self,
         namespace: &str,
         name: &str,
@@ -414,17 +492,31 @@ impl KubeApiServer {
         Ok(())
     }
 
-    /// Stops the server (also on drop): closes its stdin, then stops its process group.
-    pub fn stop(&self) {
+    /// The server's directory (kubeconfig, log, pod logs); the server removes it on exit.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Closes the server's stdin — what happens to the shared server when its test process
+    /// exits — and waits up to `timeout` for it to exit on its own (no signal is sent).
+    pub fn close_stdin_and_wait(&self, timeout: Duration) -> Result<()> {
         drop(self.stdin.lock().expect("stdin lock").take());
         let mut guard = self.guard.lock().expect("guard lock");
-        for _ in 0..100 {
-            if !guard.is_running() {
-                break;
+        let deadline = std::time::Instant::now() + timeout;
+        while guard.is_running() {
+            if std::time::Instant::now() >= deadline {
+                bail!("kube-apiserver still runs {timeout:?} after its stdin closed");
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        guard.stop();
+        Ok(())
+    }
+
+    /// Stops the server (also on drop): closes its stdin, and stops its process group if it
+    /// has not exited within 5 s.
+    pub fn stop(&self) {
+        let _ = self.close_stdin_and_wait(Duration::from_secs(5));
+        self.guard.lock().expect("guard lock").stop();
     }
 }
 

@@ -16,6 +16,7 @@
 //!   built and helm's directories of its own.
 //! * [`kube_apiserver`]: [`KubeApiServer`], a real kube-apiserver (embedded etcd, RBAC) on
 //!   loopback, with an admin client, service-account tokens and a fake kubelet for pod logs.
+//! * [`state`]: [`state_document`], a minimal valid state document.
 //! * [`forwarder`]: [`TcpForwarder`], a loopback TCP forwarder / CONNECT proxy that a test can
 //!   shut down to make an upstream unreachable.
 
@@ -27,6 +28,7 @@ pub mod kube_apiserver;
 pub mod paths;
 pub mod process;
 pub mod python;
+pub mod state;
 pub mod verdaccio;
 
 pub use devpi::Devpi;
@@ -35,4 +37,5 @@ pub use kube_apiserver::KubeApiServer;
 pub use paths::{copy_tree, example_monorepo, repo_root, tools_bin, tools_dir, workspace_bin};
 pub use process::{free_port, wait_http_ok, ChildGuard};
 pub use python::Venv;
+pub use state::{state_document, state_file_text};
 pub use verdaccio::{npm_config_registry, Verdaccio, VerdaccioOptions};

@@ -56,6 +56,24 @@ pub fn workspace_bin(name: &str) -> PathBuf {
     path
 }
 
+/// `<target dir>/tmp` (what Cargo gives integration tests as CARGO_TARGET_TMPDIR), found
+/// from the running test executable so it works with any CARGO_TARGET_DIR; created if needed.
+/// Scratch that must outlive one test but not the build tree goes here, not to /tmp.
+pub fn target_tmp_dir() -> std::io::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    // target/<profile>/deps/<test-exe> -> target
+    let target = exe
+        .ancestors()
+        .find(|d| d.file_name().is_some_and(|n| n == "deps"))
+        .and_then(|deps| deps.parent())
+        .and_then(|profile| profile.parent())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = target.join("tmp");
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
 /// Directory names [`copy_tree`] skips: build output and local environments, never sources.
 pub const SKIPPED_DIRS: &[&str] = &[
     "node_modules",

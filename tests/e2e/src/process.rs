@@ -65,6 +65,13 @@ impl ChildGuard {
         self.child.id()
     }
 
+    /// Waits for the process to exit and returns its status (the group is not signalled).
+    pub fn wait(&mut self) -> io::Result<std::process::ExitStatus> {
+        let status = self.child.wait()?;
+        self.stopped = true;
+        Ok(status)
+    }
+
     /// Whether the process is still running (reaps it if it exited).
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::Api;
 use pkgrun_e2e::charts::{ChartWorkspace, CHARTS};
-use pkgrun_e2e::process::output;
+use pkgrun_e2e::process::{output, ChildGuard, Run};
 use pkgrun_e2e::KubeApiServer;
 use serde_json::Value;
 
@@ -24,18 +24,12 @@ fn helm(server: &KubeApiServer) -> Command {
 }
 
 fn run(cmd: &mut Command) -> Result<(bool, String)> {
-    let out = output(cmd)?;
-    Ok((
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    ))
+    let run = Run::from(output(cmd)?);
+    Ok((run.code == 0, format!("{}{}", run.stdout, run.stderr)))
 }
 
-/// `helm test <release>` in the background while the test plays the Job controller.
+/// `helm test <release>` while the test plays the Job controller; the helm process is
+/// stopped with the guard if the test fails before it ends.
 fn helm_test_ending_as(
     server: &KubeApiServer,
     ns: &str,
@@ -44,24 +38,24 @@ fn helm_test_ending_as(
 ) -> Result<(bool, String, Value)> {
     let job_name = format!("{release}-runner");
     let previous = server.job_uid(ns, &job_name)?;
-    let mut cmd = helm(server);
-    cmd.args(["test", release, "-n", ns, "--timeout", "120s"]);
-    let helm_test = std::thread::spawn(move || run(&mut cmd));
+    let log = tempfile::NamedTempFile::new()?;
+    let mut helm_test = ChildGuard::spawn_logged(
+        "helm test",
+        helm(server).args(["test", release, "-n", ns, "--timeout", "120s"]),
+        log.path(),
+    )?;
     let job = server.wait_for_job(ns, &job_name, previous.as_deref(), Duration::from_secs(60))?;
-    let (reason, message) = if succeeded {
-        (
-            "CompletionsReached",
-            "Reached expected number of succeeded pods",
-        )
+    if succeeded {
+        server.complete_job(ns, &job_name)?;
     } else {
-        (
-            "BackoffLimitExceeded",
-            "Job has reached the specified backoff limit",
-        )
-    };
-    server.finish_job(ns, &job_name, succeeded, reason, message)?;
-    let (ok, out) = helm_test.join().expect("helm test thread")?;
-    Ok((ok, out, serde_json::to_value(job)?))
+        server.fail_job(ns, &job_name)?;
+    }
+    let status = helm_test.wait()?;
+    Ok((
+        status.success(),
+        helm_test.log(),
+        serde_json::to_value(job)?,
+    ))
 }
 
 fn install_and_upgrade(chart: &str, lang: &str) -> Result<()> {

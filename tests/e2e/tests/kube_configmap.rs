@@ -8,38 +8,31 @@
 use std::collections::BTreeMap;
 
 use anyhow::{ensure, Context, Result};
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams};
 use pkgrun_core::state::StateDocument;
 use pkgrun_core::Lang;
-use pkgrun_e2e::KubeApiServer;
+use pkgrun_e2e::{state_document, KubeApiServer};
 use pkgrun_kube::configmap::{data_size, state_data};
-use pkgrun_kube::{ConfigMapSink, Kube, KubeError, CONFIGMAP_DATA_LIMIT};
+use pkgrun_kube::{ConfigMapSink, KubeError, CONFIGMAP_DATA_LIMIT};
 
 const CM: &str = "go-packages-state";
 const V1: &str = "v0.0.0-20261127221005-0123456789ab";
 const V2: &str = "v0.0.0-20261127231005-0123456789ab";
 
-fn admin(server: &KubeApiServer) -> Result<Kube> {
-    Ok(Kube::from_config(
-        server.config(&server.admin_kubeconfig())?,
-    )?)
-}
-
 fn doc(state_key: &str, version: &str) -> StateDocument {
-    serde_json::from_value(serde_json::json!({
-        "schema": "pkgrun.state/v1", "language": "go",
-        "package": format!("go.packages.dev.ameide.io/{state_key}"), "state_key": state_key,
-        "version": version, "registry": "http://127.0.0.1:5000", "git_sha": "0123456789ab",
-        "published_at": "2026-11-27T22:10:05Z", "publish": {"outcome": "uploaded"},
-        "dependencies": [], "artifacts": [],
-        "smoke": {"status": "passed", "checks": []}, "durations_ms": {"total": 1}
-    }))
-    .unwrap()
+    state_document(
+        "go",
+        state_key,
+        &format!("go.packages.dev.ameide.io/{state_key}"),
+        version,
+    )
 }
 
 fn get(server: &KubeApiServer, ns: &str, name: &str) -> Result<Option<ConfigMap>> {
-    Ok(server.block_on(Api::<ConfigMap>::namespaced(server.client(), ns).get_opt(name))?)
+    server.configmap(ns, name)
 }
 
 fn data(cm: &ConfigMap) -> BTreeMap<String, String> {
@@ -61,20 +54,8 @@ fn managers(cm: &ConfigMap) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Another tool writing the ConfigMap the way `kubectl edit` does: a merge-patch Update
-/// under its own field manager.
 fn edit_as(server: &KubeApiServer, ns: &str, manager: &str, keys: &[(&str, &str)]) -> Result<()> {
-    let data: BTreeMap<_, _> = keys.iter().copied().collect();
-    let params = PatchParams {
-        field_manager: Some(manager.into()),
-        ..Default::default()
-    };
-    server.block_on(Api::<ConfigMap>::namespaced(server.client(), ns).patch(
-        CM,
-        &params,
-        &Patch::Merge(serde_json::json!({ "data": data })),
-    ))?;
-    Ok(())
+    server.edit_configmap(ns, CM, manager, keys)
 }
 
 /// Another tool that server-side applies keys of its own (creating the ConfigMap if need be).
@@ -95,7 +76,7 @@ fn apply_as(server: &KubeApiServer, ns: &str, manager: &str, keys: &[(&str, &str
 fn apply_creates_then_updates_and_drops_the_keys_it_no_longer_sends() -> Result<()> {
     let server = KubeApiServer::shared();
     let ns = server.namespace("sink-apply")?;
-    let kube = admin(server)?;
+    let kube = server.admin_kube()?;
     let sink = ConfigMapSink::new(&ns, CM);
 
     let first = state_data(
@@ -143,7 +124,7 @@ fn apply_creates_then_updates_and_drops_the_keys_it_no_longer_sends() -> Result<
 fn a_second_field_manager_conflicts_without_force_and_is_overridden_with_it() -> Result<()> {
     let server = KubeApiServer::shared();
     let ns = server.namespace("sink-managers")?;
-    let kube = admin(server)?;
+    let kube = server.admin_kube()?;
     let ours = state_data(Lang::Go, &[doc("ameide-sdk-go", V1)], Some(V1));
     ConfigMapSink::new(&ns, CM).apply(&kube, &ours)?;
     // Someone edits pkgrun's version key and adds a key of their own.
@@ -190,7 +171,7 @@ fn a_second_field_manager_conflicts_without_force_and_is_overridden_with_it() ->
 fn an_oversize_document_is_refused_before_any_write_at_the_api_servers_own_limit() -> Result<()> {
     let server = KubeApiServer::shared();
     let ns = server.namespace("sink-size")?;
-    let kube = admin(server)?;
+    let kube = server.admin_kube()?;
     let api = Api::<ConfigMap>::namespaced(server.client(), &ns);
 
     // The limit pkgrun checks is the API server's: 1 MiB of values is stored (keys do not
@@ -219,7 +200,11 @@ fn an_oversize_document_is_refused_before_any_write_at_the_api_servers_own_limit
     let over = BTreeMap::from([("k".to_string(), "x".repeat(CONFIGMAP_DATA_LIMIT + 1))]);
     ensure!(data_size(&over) > CONFIGMAP_DATA_LIMIT);
     match apply(over) {
-        Err(kube::Error::Api(status)) => ensure!(status.code == 422, "{}", status.message),
+        Err(kube::Error::Api(status)) => ensure!(
+            status.code == 422 && status.message.contains(&CONFIGMAP_DATA_LIMIT.to_string()),
+            "the server's own size refusal: {}",
+            status.message
+        ),
         Err(other) => anyhow::bail!("expected 422, got {other}"),
         Ok(()) => anyhow::bail!("the server accepted 1 MiB + 1 byte of values"),
     }
@@ -266,10 +251,60 @@ fn an_oversize_document_is_refused_before_any_write_at_the_api_servers_own_limit
 }
 
 #[test]
+fn the_sink_refuses_exactly_what_the_server_would_and_counts_binary_data() -> Result<()> {
+    let server = KubeApiServer::shared();
+    let kube = server.admin_kube()?;
+    let ours = state_data(Lang::Go, &[doc("ameide-sdk-go", V1)], Some(V1));
+    let room = CONFIGMAP_DATA_LIMIT - data_size(&ours);
+
+    // Another tool's key fills the ConfigMap to exactly 1 MiB with pkgrun's: accepted.
+    let ns = server.namespace("sink-boundary")?;
+    apply_as(server, &ns, "someone-else", &[("blob", &"x".repeat(room))])?;
+    ConfigMapSink::new(&ns, CM).apply(&kube, &ours)?;
+    // A next run one byte larger: refused by pkgrun before the server sees it (the other
+    // tool's key cannot shrink for it, and the server would refuse the whole apply).
+    let before = get(server, &ns, CM)?.context("cm")?;
+    let later = state_data(
+        Lang::Go,
+        &[doc("ameide-sdk-go", V1)],
+        Some(&format!("{V1}1")),
+    );
+    ensure!(data_size(&later) == data_size(&ours) + 1);
+    let err = ConfigMapSink::new(&ns, CM)
+        .apply(&kube, &later)
+        .expect_err("one byte over");
+    ensure!(
+        matches!(err, KubeError::TooLarge { size, .. } if size == CONFIGMAP_DATA_LIMIT + 1),
+        "{err}"
+    );
+    let after = get(server, &ns, CM)?.context("cm")?;
+    ensure!(after.metadata.resource_version == before.metadata.resource_version);
+
+    // binaryData counts toward the same limit.
+    let ns = server.namespace("sink-binary")?;
+    server.block_on(Api::<ConfigMap>::namespaced(server.client(), &ns).patch(
+        CM,
+        &PatchParams::apply("someone-else"),
+        &Patch::Apply(serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": CM },
+            "binaryData": { "blob.bin": BASE64.encode(vec![0u8; room + 1]) }
+        })),
+    ))?;
+    let err = ConfigMapSink::new(&ns, CM)
+        .apply(&kube, &ours)
+        .expect_err("binaryData over the limit");
+    match &err {
+        KubeError::TooLarge { largest_key, .. } => ensure!(largest_key == "blob.bin", "{err}"),
+        other => anyhow::bail!("expected TooLarge, got {other}"),
+    }
+    Ok(())
+}
+
+#[test]
 fn read_state_returns_what_was_applied_and_refuses_bad_documents() -> Result<()> {
     let server = KubeApiServer::shared();
     let ns = server.namespace("sink-read")?;
-    let kube = admin(server)?;
+    let kube = server.admin_kube()?;
     let ours = state_data(Lang::Go, &[doc("ameide-sdk-go", V1)], Some(V1));
     ConfigMapSink::new(&ns, CM).apply(&kube, &ours)?;
     let state = kube.read_state(&ns, CM, Lang::Go)?;

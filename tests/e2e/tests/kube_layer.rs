@@ -11,12 +11,14 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, PostParams};
 use pkgrun_e2e::charts::ChartWorkspace;
+use pkgrun_e2e::kube_apiserver::JOB_BACKOFF_MESSAGE;
+use pkgrun_e2e::process::{ChildGuard, Run};
 use pkgrun_e2e::{tools_dir, workspace_bin, KubeApiServer};
 
 const RELEASE: &str = "package-go";
@@ -113,49 +115,46 @@ impl Layer {
     }
 }
 
-struct Outcome {
-    code: Option<i32>,
-    stderr: String,
-}
-
-/// Runs `cmd` while the test plays the controllers: the registry becomes Available after
-/// a while, then the test Job helm creates gets a pod with `exit_code` and `log` and ends.
+/// Runs `pkgrun layer` while the test plays the controllers on this thread: once pkgrun
+/// reports that it is waiting, the registry becomes Available; once `helm test` has created
+/// the Job, it gets a pod with `exit_code` and `log`, then ends accordingly. The returned
+/// `stderr` holds pkgrun's stdout and stderr together.
 fn run_layer(
-    server: &'static KubeApiServer,
+    server: &KubeApiServer,
     layer: &Layer,
     mut cmd: Command,
     exit_code: i32,
-    log: &'static str,
-) -> Result<Outcome> {
-    let ns = layer.namespace.clone();
-    let controllers = std::thread::spawn(move || -> Result<()> {
-        std::thread::sleep(Duration::from_millis(800));
-        server.set_deployment_available(&ns, "go-registry", true)?;
-        server.wait_for_job(&ns, JOB, None, Duration::from_secs(120))?;
-        server.add_job_pod(&ns, JOB, &format!("{JOB}-x7k2p"), exit_code, log)?;
-        if exit_code == 0 {
-            server.finish_job(
-                &ns,
-                JOB,
-                true,
-                "CompletionsReached",
-                "Reached expected number of succeeded pods",
-            )
-        } else {
-            server.finish_job(
-                &ns,
-                JOB,
-                false,
-                "BackoffLimitExceeded",
-                "Job has reached the specified backoff limit",
-            )
+    log: &str,
+) -> Result<Run> {
+    let output = tempfile::NamedTempFile::new()?;
+    let mut pkgrun = ChildGuard::spawn_logged("pkgrun layer", &mut cmd, output.path())?;
+    let ns = &layer.namespace;
+    let played = (|| -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !pkgrun.log().contains("waiting for deployment") {
+            ensure!(pkgrun.is_running(), "pkgrun layer ended before it waited");
+            ensure!(Instant::now() < deadline, "pkgrun layer never waited");
+            std::thread::sleep(Duration::from_millis(50));
         }
-    });
-    let out = cmd.output().context("run pkgrun layer")?;
-    controllers.join().expect("controllers thread")?;
-    Ok(Outcome {
-        code: out.status.code(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        server.set_deployment_available(ns, "go-registry", true)?;
+        server.wait_for_job(ns, JOB, None, Duration::from_secs(60))?;
+        server.add_job_pod(ns, JOB, &format!("{JOB}-x7k2p"), exit_code, log)?;
+        if exit_code == 0 {
+            server.complete_job(ns, JOB)
+        } else {
+            server.fail_job(ns, JOB)
+        }
+    })();
+    if let Err(e) = played {
+        let so_far = pkgrun.log();
+        pkgrun.stop();
+        anyhow::bail!("{e:#}\n--- pkgrun layer's output so far\n{so_far}");
+    }
+    let status = pkgrun.wait()?;
+    Ok(Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::new(),
+        stderr: pkgrun.log(),
     })
 }
 
@@ -172,7 +171,7 @@ fn a_failed_runner_job_ends_the_layer_with_its_exit_code_and_its_pod_log() -> Re
         "[packages:go-smoke] 2026-11-27T22:10:05Z fail consumer check\nsecond line\r\n",
     )?;
     let err = &out.stderr;
-    ensure!(out.code == Some(4), "the runner's smoke exit code:\n{err}");
+    ensure!(out.code == 4, "the runner's smoke exit code:\n{err}");
     ensure!(
         err.contains(&format!(
             "waiting for deployment {}/go-registry: Available=False (0/1 ready, MinimumReplicasUnavailable)",
@@ -203,7 +202,7 @@ fn a_failed_runner_job_ends_the_layer_with_its_exit_code_and_its_pod_log() -> Re
     );
     ensure!(
         err.contains(&format!(
-            "job {}/{JOB} failed: BackoffLimitExceeded: Job has reached the specified backoff limit (runner exit code 4)",
+            "job {}/{JOB} failed: BackoffLimitExceeded: {JOB_BACKOFF_MESSAGE} (runner exit code 4)",
             layer.namespace
         )),
         "{err}"
@@ -217,7 +216,7 @@ fn a_completed_runner_job_passes_the_layer_and_its_log_is_shown() -> Result<()> 
     let layer = Layer::new(server)?;
     let cmd = layer.pkgrun(server, &[]);
     let out = run_layer(server, &layer, cmd, 0, "all good\n")?;
-    ensure!(out.code == Some(0), "{}", out.stderr);
+    ensure!(out.code == 0, "{}", out.stderr);
     ensure!(
         out.stderr
             .lines()

@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{ensure, Context, Result};
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::Api;
 use pkgrun_e2e::charts::ChartWorkspace;
 use pkgrun_e2e::go::{pkgrun_with_go_env, GoRegistry, GoRegistryOptions};
 use pkgrun_e2e::process::output;
@@ -66,9 +65,8 @@ impl Runner {
             "// Package probe is published by the RBAC test.\npackage probe\n\n// Name names it.\nconst Name = \"probe\"\n",
         )?;
 
-        let token = server.service_account_token(&namespace, "package-go-runner")?;
         let kubeconfig = tmp.path().join("runner.kubeconfig");
-        server.write_kubeconfig(&kubeconfig, &token, &namespace)?;
+        server.service_account_kubeconfig(&namespace, "package-go-runner", &kubeconfig)?;
         Ok(Runner {
             _tmp: tmp,
             root,
@@ -118,7 +116,7 @@ fn write(root: &Path, rel: &str, text: &str) -> Result<()> {
 }
 
 fn configmap(server: &KubeApiServer, ns: &str, name: &str) -> Result<Option<ConfigMap>> {
-    Ok(server.block_on(Api::<ConfigMap>::namespaced(server.client(), ns).get_opt(name))?)
+    server.configmap(ns, name)
 }
 
 #[test]

@@ -11,12 +11,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{ensure, Result};
 use assert_cmd::Command;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, Patch, PatchParams};
 use pkgrun_core::state::StateDocument;
 use pkgrun_core::Lang;
-use pkgrun_e2e::{workspace_bin, KubeApiServer};
+use pkgrun_e2e::{state_document, state_file_text, workspace_bin, KubeApiServer};
 use pkgrun_kube::configmap::state_data;
-use pkgrun_kube::{ConfigMapSink, Kube};
+use pkgrun_kube::ConfigMapSink;
 
 const GO_V: &str = "v0.0.0-20261127221005-0123456789ab";
 const TS_V: &str = "1.2.0-dev.20261127221005.0123456789ab";
@@ -88,19 +87,11 @@ impl Workspace {
 }
 
 fn document(lang: &str, state_key: &str, package: &str, version: &str) -> StateDocument {
-    serde_json::from_value(serde_json::json!({
-        "schema": "pkgrun.state/v1", "language": lang, "package": package, "state_key": state_key,
-        "version": version, "registry": "http://127.0.0.1:5000", "git_sha": "0123456789ab",
-        "published_at": "2026-11-27T22:10:05Z", "publish": {"outcome": "uploaded"},
-        "dependencies": [], "artifacts": [],
-        "smoke": {"status": "passed", "checks": []}, "durations_ms": {"total": 1}
-    }))
-    .unwrap()
+    state_document(lang, state_key, package, version)
 }
 
-/// The bytes pkgrun writes for a document (its sink and its state files agree).
 fn file_text(doc: &StateDocument) -> String {
-    format!("{}\n", serde_json::to_string_pretty(doc).unwrap())
+    state_file_text(doc)
 }
 
 fn go_doc() -> StateDocument {
@@ -113,7 +104,7 @@ fn ts_doc() -> StateDocument {
 
 /// Both languages' state ConfigMaps, written by pkgrun's own sink.
 fn seed(server: &KubeApiServer, ns: &str) -> Result<()> {
-    let kube = Kube::from_config(server.config(&server.admin_kubeconfig())?)?;
+    let kube = server.admin_kube()?;
     ConfigMapSink::new(ns, "go-packages-state")
         .apply(&kube, &state_data(Lang::Go, &[go_doc()], Some(GO_V)))?;
     ConfigMapSink::new(ns, "ts-packages-state")
@@ -122,7 +113,7 @@ fn seed(server: &KubeApiServer, ns: &str) -> Result<()> {
 }
 
 fn configmap(server: &KubeApiServer, ns: &str, name: &str) -> Result<Option<ConfigMap>> {
-    Ok(server.block_on(Api::<ConfigMap>::namespaced(server.client(), ns).get_opt(name))?)
+    server.configmap(ns, name)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -216,17 +207,11 @@ fn state_sync_writes_nothing_when_one_document_is_bad() -> Result<()> {
     let ws = Workspace::new(server)?;
     seed(server, &ws.namespace)?;
     // Another tool adds a broken document to the ts ConfigMap (read second).
-    server.block_on(
-        Api::<ConfigMap>::namespaced(server.client(), &ws.namespace).patch(
-            "ts-packages-state",
-            &PatchParams {
-                field_manager: Some("kubectl-edit".into()),
-                ..Default::default()
-            },
-            &Patch::Merge(serde_json::json!({
-                "data": { "broken.json": "{\"schema\": \"pkgrun.state/v1\"}" }
-            })),
-        ),
+    server.edit_configmap(
+        &ws.namespace,
+        "ts-packages-state",
+        "kubectl-edit",
+        &[("broken.json", "{\"schema\": \"pkgrun.state/v1\"}")],
     )?;
     ws.write("out/state/go-version", "v0.0.0-old\n");
     let out = ws.pkgrun(server).args(["state", "sync"]).output()?;

@@ -10,15 +10,10 @@ use anyhow::{ensure, Result};
 use k8s_openapi::api::batch::v1::Job;
 use kube::api::{Api, PostParams};
 use pkgrun_core::ExitStatus;
+use pkgrun_e2e::kube_apiserver::JOB_BACKOFF_MESSAGE;
 use pkgrun_e2e::KubeApiServer;
 use pkgrun_kube::workload::{JobOutcome, Wait};
-use pkgrun_kube::{Kube, KubeError};
-
-fn admin(server: &KubeApiServer) -> Result<Kube> {
-    Ok(Kube::from_config(
-        server.config(&server.admin_kubeconfig())?,
-    )?)
-}
+use pkgrun_kube::KubeError;
 
 fn create_job(server: &KubeApiServer, ns: &str, name: &str, instance: &str) -> Result<()> {
     let job: Job = serde_json::from_value(serde_json::json!({
@@ -46,7 +41,8 @@ fn a_missing_deployment_is_waited_for_and_a_403_stops_the_wait_at_once() -> Resu
         interval: Duration::from_millis(100),
     };
     let mut polls = 0;
-    let err = admin(server)?
+    let err = server
+        .admin_kube()?
         .wait_deployment_available(&ns, "nope", wait, &mut |_| polls += 1)
         .expect_err("never appears");
     ensure!(matches!(err, KubeError::Timeout { .. }), "{err:?}");
@@ -55,11 +51,10 @@ fn a_missing_deployment_is_waited_for_and_a_403_stops_the_wait_at_once() -> Resu
     ensure!(polls >= 2, "it kept polling: {polls}");
 
     // A service account with no rights: the API's 403 ends the wait on the first poll.
-    let token = server.service_account_token(&ns, "default")?;
     let dir = tempfile::tempdir()?;
     let kubeconfig = dir.path().join("kubeconfig");
-    server.write_kubeconfig(&kubeconfig, &token, &ns)?;
-    let weak = Kube::from_config(server.config(&kubeconfig)?)?;
+    server.service_account_kubeconfig(&ns, "default", &kubeconfig)?;
+    let weak = server.kube(&kubeconfig)?;
     let long = Wait {
         timeout: Duration::from_secs(30),
         interval: Duration::from_millis(100),
@@ -83,18 +78,15 @@ fn a_missing_deployment_is_waited_for_and_a_403_stops_the_wait_at_once() -> Resu
 fn job_outcomes_and_pod_logs_come_from_the_api() -> Result<()> {
     let server = KubeApiServer::shared();
     let ns = server.namespace("workload-jobs")?;
-    let kube = admin(server)?;
+    let kube = server.admin_kube()?;
     create_job(server, &ns, "package-go-runner", "package-go")?;
     create_job(server, &ns, "package-ts-runner", "package-ts")?;
     create_job(server, &ns, "package-python-runner", "package-python")?;
-    server.finish_job(
-        &ns,
-        "package-go-runner",
-        false,
-        "BackoffLimitExceeded",
-        "Job has reached the specified backoff limit",
-    )?;
-    server.finish_job(&ns, "package-ts-runner", true, "CompletionsReached", "done")?;
+    // Creation timestamps have whole seconds: a later Job whose name sorts first.
+    std::thread::sleep(Duration::from_millis(1100));
+    create_job(server, &ns, "a-package-go-rerun", "package-go")?;
+    server.fail_job(&ns, "package-go-runner")?;
+    server.complete_job(&ns, "package-ts-runner")?;
     server.add_job_pod(
         &ns,
         "package-go-runner",
@@ -104,12 +96,16 @@ fn job_outcomes_and_pod_logs_come_from_the_api() -> Result<()> {
     )?;
     server.add_job_pod(&ns, "other", "unrelated", 0, "not mine\n")?;
 
-    ensure!(kube.jobs(&ns, "app.kubernetes.io/instance=package-go")? == ["package-go-runner"]);
+    ensure!(
+        kube.jobs(&ns, "app.kubernetes.io/instance=package-go")?
+            == ["package-go-runner", "a-package-go-rerun"],
+        "oldest first"
+    );
     ensure!(
         kube.job_outcome(&ns, "package-go-runner")?
             == JobOutcome::Failed {
                 reason: "BackoffLimitExceeded".into(),
-                message: "Job has reached the specified backoff limit".into()
+                message: JOB_BACKOFF_MESSAGE.into()
             }
     );
     ensure!(kube.job_outcome(&ns, "package-ts-runner")? == JobOutcome::Succeeded);
