@@ -232,7 +232,7 @@ impl KubeApiServer {
     }
 
     /// The last lines of the server's log, for failure messages.
-    pub fn log_tail(&self) -> String {
+    fn log_tail(&self) -> String {
         tail(&self.dir.path().join("server.log"))
     }
 
@@ -266,7 +266,7 @@ impl KubeApiServer {
 
     /// A token for ServiceAccount `namespace/name`, minted with the TokenRequest API (one
     /// hour), as the kubelet projects it into a pod.
-    pub fn service_account_token(&self, namespace: &str, name: &str) -> Result<String> {
+    fn service_account_token(&self, namespace: &str, name: &str) -> Result<String> {
         let request = TokenRequest {
             spec: TokenRequestSpec {
                 audiences: Vec::new(),
@@ -293,7 +293,7 @@ impl KubeApiServer {
 
     /// Writes a kubeconfig at `path` for this server with bearer `token` and default
     /// namespace `namespace`: what a pod with that service account would use.
-    pub fn write_kubeconfig(&self, path: &Path, token: &str, namespace: &str) -> Result<()> {
+    fn write_kubeconfig(&self, path: &Path, token: &str, namespace: &str) -> Result<()> {
         let admin = std::fs::read_to_string(self.admin_kubeconfig())?;
         let mut config: serde_yaml::Value = serde_yaml::from_str(&admin)?;
         config["users"] = serde_yaml::from_str(&format!(
@@ -359,35 +359,21 @@ impl KubeApiServer {
     /// Ends Job `namespace/name` as the Job controller records a success: `SuccessCriteriaMet`
     /// then `Complete`, reason `CompletionsReached`.
     pub fn complete_job(&self, namespace: &str, name: &str) -> Result<()> {
-        self.end_job(
-            namespace,
-            name,
-            true,
-            "CompletionsReached",
-            JOB_COMPLETE_MESSAGE,
-        )
+        self.end_job(namespace, name, true)
     }
 
     /// Ends Job `namespace/name` as the Job controller records a failed pod with
     /// `backoffLimit: 0`: `FailureTarget` then `Failed`, reason `BackoffLimitExceeded`.
     pub fn fail_job(&self, namespace: &str, name: &str) -> Result<()> {
-        self.end_job(
-            namespace,
-            name,
-            false,
-            "BackoffLimitExceeded",
-            JOB_BACKOFF_MESSAGE,
-        )
+        self.end_job(namespace, name, false)
     }
 
-    fn end_job(
-        &self,
-        namespace: &str,
-        name: &str,
-        succeeded: bool,
-        reason: &str,
-        message: &str,
-    ) -> Result<()> {
+    fn end_job(&self, namespace: &str, name: &str, succeeded: bool) -> Result<()> {
+        let (reason, message) = if succeeded {
+            ("CompletionsReached", JOB_COMPLETE_MESSAGE)
+        } else {
+            ("BackoffLimitExceeded", JOB_BACKOFF_MESSAGE)
+        };
         let now = k8s_openapi::jiff::Timestamp::now().to_string();
         let condition = |kind: &str| {
             serde_json::json!({
