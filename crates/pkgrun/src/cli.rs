@@ -148,6 +148,10 @@ pub enum Command {
         after_help = "Examples:\n  pkgrun layer deploy/helmfiles/27-package-go.yaml\n  pkgrun layer --wait-timeout 600 deploy/helmfiles/26-package-npm.yaml && pkgrun state sync ts\n\nEnvironment:\n  KUBECONFIG         kubeconfig to use (else ~/.kube/config, else the in-cluster service account)\n  PKGRUN_NAMESPACE   namespace for releases that set none (same as --namespace)\n  PATH               must contain helmfile and helm"
     )]
     Layer(LayerArgs),
+
+    /// Plan and build the per-language runner images (only those whose inputs changed).
+    #[command(subcommand)]
+    Images(crate::commands::images::ImagesCommand),
 }
 
 #[derive(Debug, Args)]
@@ -326,7 +330,7 @@ fn parse_verbose(s: &str) -> Result<bool, std::convert::Infallible> {
     Ok(log::verbose_enabled(Some(s)))
 }
 
-fn parse_lang(s: &str) -> Result<Lang, String> {
+pub(crate) fn parse_lang(s: &str) -> Result<Lang, String> {
     s.parse::<Lang>().map_err(|e| e.to_string())
 }
 

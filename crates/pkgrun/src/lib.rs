@@ -10,6 +10,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod images;
 pub mod report;
 
 use std::process::ExitCode;
