@@ -1,7 +1,7 @@
 //! A real Docker engine for the runner-image suite, and the STAND-IN base images.
 //!
 //! [`DockerEngine::start_or_reuse`] uses the engine `DOCKER_HOST` (or the default socket)
-//! names when it answers; otherwise it starts its own `dockerd` (vfs storage, no
+//! names when it answers; otherwise it starts its own `dockerd` (overlay2 storage, no
 //! iptables, no bridge: containers run with `--network host`) on its own data root,
 //! exec root, pid file and socket, so it never clashes with another daemon, and stops
 //! it when dropped. The data root is `<target>/tmp/images-dockerd` and survives the run:
@@ -60,8 +60,10 @@ impl DockerEngine {
         let socket = exec_root.path().join("docker.sock");
         let host = format!("unix://{}", socket.display());
         let log = data_root.join("dockerd.log");
+        // overlay2, not vfs: with vfs every build step copies the whole root filesystem
+        // (a Go image took 386 s to build here, 5 s with overlay2 on the same ext4 disk).
         let mut cmd = Command::new("dockerd");
-        cmd.args(["--storage-driver=vfs", "--iptables=false", "--bridge=none"])
+        cmd.args(["--storage-driver=overlay2", "--iptables=false", "--bridge=none"])
             .arg("--data-root")
             .arg(&data_root)
             .arg("--exec-root")
