@@ -9,7 +9,8 @@
 #   go      Debian bookworm minbase + the machine's own Go toolchain (`go env GOROOT`)
 #           at /usr/local/go (the real base is Alpine; see images/README in the README
 #           section "Runner images" for why the Dockerfile lines work on both)
-#   python  Debian bookworm minbase + Debian's python3 and python3-venv + uv from PyPI
+#   python  Debian bookworm minbase + Debian's python3, python3-venv and python3-pip (the
+#           python:<v>-slim images under the uv image carry pip) + uv from PyPI
 #           (pip's configured index) at /usr/local/bin/uv
 #   ts      Debian bookworm minbase + the machine's own Node.js, npm and corepack at
 #           /usr/local (the layout of the node:<v>-slim images)
@@ -91,10 +92,10 @@ pack go "$work/go"
 printf '%s\n' 'ENV PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   'ENV GOTOOLCHAIN=local' 'ENV CGO_ENABLED=0' >"$out/go.changes"
 
-log_step "python stand-in: Debian python3 + uv $UV_VERSION"
+log_step "python stand-in: Debian python3 + pip + uv $UV_VERSION"
 cp -a "$work/root" "$work/python"
 cp /etc/resolv.conf "$work/python/etc/resolv.conf"
-chroot "$work/python" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-venv >/dev/null && apt-get clean && rm -rf /var/lib/apt/lists/*' >"$work/python.log" 2>&1 ||
+chroot "$work/python" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-venv python3-pip >/dev/null && apt-get clean && rm -rf /var/lib/apt/lists/*' >"$work/python.log" 2>&1 ||
   { tail -n 30 "$work/python.log" >&2; log_fail "apt-get install python3 in the python stand-in failed"; exit 1; }
 : >"$work/python/etc/resolv.conf"
 python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$work/uv" "uv==$UV_VERSION"
