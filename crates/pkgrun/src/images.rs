@@ -158,10 +158,7 @@ pub fn plan(
     inputs.extend(workspace_inputs(config, lang)?);
     inputs.sort();
     let digest = digest(&base, &inputs)?;
-    let recorded = record
-        .images
-        .get(lang.as_str())
-        .map(|r| r.digest.clone());
+    let recorded = record.images.get(lang.as_str()).map(|r| r.digest.clone());
     Ok(Planned {
         language: lang,
         changed: recorded.as_deref() != Some(digest.as_str()),
@@ -202,7 +199,9 @@ fn pkgrun_inputs(repo: &Path) -> Result<Vec<Input>> {
     }
     let crates = repo.join("crates");
     for rel in walk(repo, &crates)? {
-        let first = rel.strip_prefix("crates/").and_then(|r| r.split('/').next());
+        let first = rel
+            .strip_prefix("crates/")
+            .and_then(|r| r.split('/').next());
         if first.is_some_and(|c| NOT_IN_PKGRUN.contains(&c)) {
             continue;
         }
@@ -339,7 +338,10 @@ pub fn stage(sources: &Sources, planned: &Planned, dir: &Path) -> Result<()> {
         fs::remove_dir_all(dir).with_context(|| format!("cannot empty {}", dir.display()))?;
     }
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    copy(&sources.dockerfile(planned.language), &dir.join("Dockerfile"))?;
+    copy(
+        &sources.dockerfile(planned.language),
+        &dir.join("Dockerfile"),
+    )?;
     if !sources.pkgrun_bin.is_file() {
         bail!(
             "the static pkgrun binary {} does not exist",
@@ -447,7 +449,10 @@ mod tests {
             },
         );
         r.write(&path).unwrap();
-        assert_eq!(Record::read(&path).unwrap().images["go"].digest, "sha256:ab");
+        assert_eq!(
+            Record::read(&path).unwrap().images["go"].digest,
+            "sha256:ab"
+        );
         fs::write(&path, "{").unwrap();
         let err = format!("{:#}", Record::read(&path).unwrap_err());
         assert!(err.contains("built.json"), "{err}");

@@ -625,7 +625,11 @@ fn commands_for_one_language_do_not_need_the_other_languages_directories() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).starts_with("acme-sdk 0.3.0.dev"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("acme-sdk 0.3.0.dev"),
+        "{}",
+        stdout(&out)
+    );
 
     // `run python` gets past the config to the environment check (exit 2 naming the
     // Python variables only, not a missing ts directory).
@@ -633,12 +637,23 @@ fn commands_for_one_language_do_not_need_the_other_languages_directories() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("AMEIDE_PYPI_REPOSITORY_URL"), "{err}");
-    assert!(!err.contains("ts/sdk") && !err.contains("NPM_REGISTRY_URL"), "{err}");
+    assert!(
+        !err.contains("ts/sdk") && !err.contains("NPM_REGISTRY_URL"),
+        "{err}"
+    );
 
-    for args in [&["config", "check"][..], &["version"][..], &["version", "ts"][..]] {
+    for args in [
+        &["config", "check"][..],
+        &["version"][..],
+        &["version", "ts"][..],
+    ] {
         let out = ws.pkgrun().args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
-        assert!(stderr(&out).contains("ts/sdk"), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("ts/sdk"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
     }
 }
 

@@ -164,7 +164,10 @@ fn a_file_in(dir: &Path) -> PathBuf {
 
 fn walk_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
@@ -190,7 +193,10 @@ fn plan_digests_change_only_for_the_images_whose_inputs_changed() {
     assert_eq!(first.keys().collect::<Vec<_>>(), LANGS, "{first:?}");
     assert_eq!(changed(&first), LANGS, "nothing recorded yet: all changed");
     record(&work, &first);
-    assert!(changed(&plan(&ws, &repo, &work)).is_empty(), "unchanged tree");
+    assert!(
+        changed(&plan(&ws, &repo, &work)).is_empty(),
+        "unchanged tree"
+    );
 
     for (lang, expect) in [("go", ["go"]), ("python", ["python"]), ("ts", ["ts"])] {
         let file = a_file_in(&ws.join(&paths[lang][0]));
@@ -200,7 +206,10 @@ fn plan_digests_change_only_for_the_images_whose_inputs_changed() {
         record(&work, &now);
     }
 
-    append(&repo.join("crates/pkgrun-core/src/lib.rs"), "\n// changed\n");
+    append(
+        &repo.join("crates/pkgrun-core/src/lib.rs"),
+        "\n// changed\n",
+    );
     let now = plan(&ws, &repo, &work);
     assert_eq!(changed(&now), LANGS, "a pkgrun source change rebuilds all");
     record(&work, &now);
@@ -216,7 +225,10 @@ fn plan_digests_change_only_for_the_images_whose_inputs_changed() {
     std::fs::write(ws.join(&paths["go"][0]).join("debug.log"), "x").unwrap();
     assert!(changed(&plan(&ws, &repo, &work)).is_empty(), "ignored file");
 
-    append(&repo.join("images/package-publisher-python/Dockerfile"), "\n");
+    append(
+        &repo.join("images/package-publisher-python/Dockerfile"),
+        "\n",
+    );
     assert_eq!(changed(&plan(&ws, &repo, &work)), ["python"], "Dockerfile");
 }
 
@@ -236,8 +248,10 @@ fn bake_file_and_charts_name_the_same_images() {
         let target = format!("target \"package-publisher-{lang}\"");
         assert!(bake.contains(&target), "{target} missing");
         let values: serde_yaml::Value = serde_yaml::from_str(
-            &std::fs::read_to_string(root.join(format!("deploy/charts/package-{lang}/values.yaml")))
-                .unwrap(),
+            &std::fs::read_to_string(
+                root.join(format!("deploy/charts/package-{lang}/values.yaml")),
+            )
+            .unwrap(),
         )
         .unwrap();
         assert_eq!(
@@ -251,13 +265,18 @@ fn bake_file_and_charts_name_the_same_images() {
         .unwrap();
         assert!(dockerfile.contains("USER 10001:10001"), "{lang}: non-root");
         assert!(dockerfile.contains("ENTRYPOINT [\"pkgrun\"]"), "{lang}");
-        assert!(dockerfile.contains("ARG BASE_IMAGE="), "{lang}: base as ARG");
+        assert!(
+            dockerfile.contains("ARG BASE_IMAGE="),
+            "{lang}: base as ARG"
+        );
     }
-    let values = std::fs::read_to_string(
-        root.join("deploy/helmfiles/values/package-runner-common.yaml"),
-    )
-    .unwrap();
-    assert!(values.contains("tag: dev"), "the helmfiles deploy the `dev` tag bake makes");
+    let values =
+        std::fs::read_to_string(root.join("deploy/helmfiles/values/package-runner-common.yaml"))
+            .unwrap();
+    assert!(
+        values.contains("tag: dev"),
+        "the helmfiles deploy the `dev` tag bake makes"
+    );
 }
 
 /// Registries on loopback and the environment contract for them. The values are the
@@ -340,7 +359,8 @@ fn images_build(
     for (lang, base) in bases {
         cmd.arg("--base").arg(format!("{lang}={}", base.image));
     }
-    cmd.env("DOCKER_HOST", engine.host()).env("DOCKER_BUILDKIT", "0");
+    cmd.env("DOCKER_HOST", engine.host())
+        .env("DOCKER_BUILDKIT", "0");
     for (k, v) in &regs.env {
         cmd.env(k, v);
     }
@@ -377,7 +397,11 @@ fn run_like_the_chart(
     for (k, v) in &regs.env {
         cmd.args(["--env", k]).env(k, v);
     }
-    for (k, v) in [("HOME", "/tmp"), ("XDG_CACHE_HOME", "/tmp/.cache"), ("NO_COLOR", "1")] {
+    for (k, v) in [
+        ("HOME", "/tmp"),
+        ("XDG_CACHE_HOME", "/tmp/.cache"),
+        ("NO_COLOR", "1"),
+    ] {
         cmd.args(["--env", &format!("{k}={v}")]);
     }
     cmd.args([image, "run", lang]);
@@ -452,13 +476,19 @@ fn runner_images_build_run_and_hold_only_their_language() -> Result<()> {
 
     // A previous run may have left these tags in a reused engine; start from none.
     for lang in LANGS {
-        let _ = engine.docker().args(["rmi", "--force", &image(lang)]).output();
+        let _ = engine
+            .docker()
+            .args(["rmi", "--force", &image(lang)])
+            .output();
     }
     let build_start = Instant::now();
     let first = images_build(&engine, &ws, &work, &bases, &regs);
     let first_build = build_start.elapsed();
     ensure!(first.code == 0, "first images build: {first}");
-    ensure!(first.stderr.contains("3 of 3 runner images built"), "{first}");
+    ensure!(
+        first.stderr.contains("3 of 3 runner images built"),
+        "{first}"
+    );
     let ids: Vec<String> = LANGS
         .iter()
         .map(|l| engine.image_id(&image(l)))
@@ -466,9 +496,15 @@ fn runner_images_build_run_and_hold_only_their_language() -> Result<()> {
 
     let again = images_build(&engine, &ws, &work, &bases, &regs);
     ensure!(again.code == 0, "second images build: {again}");
-    ensure!(again.stderr.contains("0 of 3 runner images built"), "{again}");
+    ensure!(
+        again.stderr.contains("0 of 3 runner images built"),
+        "{again}"
+    );
     for (lang, id) in LANGS.iter().zip(&ids) {
-        ensure!(&engine.image_id(&image(lang))? == id, "{lang} rebuilt without a change");
+        ensure!(
+            &engine.image_id(&image(lang))? == id,
+            "{lang} rebuilt without a change"
+        );
     }
 
     let mut sizes = Vec::new();
@@ -487,7 +523,10 @@ fn runner_images_build_run_and_hold_only_their_language() -> Result<()> {
             .into_iter()
             .filter(|p| p.extension().is_some_and(|e| e == "json"))
             .collect();
-        ensure!(docs.len() == paths[lang].len(), "{lang}: state documents {docs:?}");
+        ensure!(
+            docs.len() == paths[lang].len(),
+            "{lang}: state documents {docs:?}"
+        );
         for doc in &docs {
             let doc: Value = serde_json::from_slice(&std::fs::read(doc)?)?;
             ensure!(doc["language"] == lang, "{doc}");
@@ -499,14 +538,29 @@ fn runner_images_build_run_and_hold_only_their_language() -> Result<()> {
         engine.save(&img, &saved)?;
         let layers = saved_layers(&saved)?;
         let base_layers: usize = engine
-            .run(&["image", "inspect", "--format", "{{len .RootFS.Layers}}", &bases[lang].image])?
+            .run(&[
+                "image",
+                "inspect",
+                "--format",
+                "{{len .RootFS.Layers}}",
+                &bases[lang].image,
+            ])?
             .trim()
             .parse()?;
-        ensure!(layers.len() > base_layers, "{lang}: no layers over the base");
+        ensure!(
+            layers.len() > base_layers,
+            "{lang}: no layers over the base"
+        );
         let added: Vec<&(String, Vec<u8>)> = layers[base_layers..].iter().flatten().collect();
         let added_names: Vec<&str> = added.iter().map(|(n, _)| n.as_str()).collect();
-        ensure!(added_names.contains(&"usr/local/bin/pkgrun"), "{lang}: {added_names:?}");
-        ensure!(added_names.contains(&"workspace/pkgrun.toml"), "{lang}: {added_names:?}");
+        ensure!(
+            added_names.contains(&"usr/local/bin/pkgrun"),
+            "{lang}: {added_names:?}"
+        );
+        ensure!(
+            added_names.contains(&"workspace/pkgrun.toml"),
+            "{lang}: {added_names:?}"
+        );
         for (other, other_paths) in &paths {
             for p in other_paths {
                 let prefix = format!("workspace/{p}/");
@@ -528,8 +582,12 @@ fn runner_images_build_run_and_hold_only_their_language() -> Result<()> {
                 let own = rest.is_empty()
                     || rest == "pkgrun.toml"
                     || (lang == "ts" && ts_root.contains(&rest))
-                    || paths[lang].iter().any(|p| rest == format!("{p}/") || rest.starts_with(&format!("{p}/")))
-                    || paths[lang].iter().any(|p| format!("{p}/").starts_with(rest));
+                    || paths[lang]
+                        .iter()
+                        .any(|p| rest == format!("{p}/") || rest.starts_with(&format!("{p}/")))
+                    || paths[lang]
+                        .iter()
+                        .any(|p| format!("{p}/").starts_with(rest));
                 ensure!(own, "{lang}: unexpected workspace file {name}");
             }
         }
@@ -541,8 +599,14 @@ fn runner_images_build_run_and_hold_only_their_language() -> Result<()> {
         let history = engine.run(&["history", "--no-trunc", &img])?;
         let inspect = engine.run(&["image", "inspect", &img])?;
         for secret in &regs.secrets {
-            ensure!(!history.contains(secret.as_str()), "{lang}: credential in history");
-            ensure!(!inspect.contains(secret.as_str()), "{lang}: credential in config");
+            ensure!(
+                !history.contains(secret.as_str()),
+                "{lang}: credential in history"
+            );
+            ensure!(
+                !inspect.contains(secret.as_str()),
+                "{lang}: credential in config"
+            );
         }
         std::fs::remove_file(&saved)?;
         let size = engine.image_size(&img)?;
@@ -560,8 +624,14 @@ fn runner_images_build_run_and_hold_only_their_language() -> Result<()> {
     let third = images_build(&engine, &ws, &work, &bases, &regs);
     let rebuild = rebuild_start.elapsed();
     ensure!(third.code == 0, "images build after a change: {third}");
-    ensure!(third.stderr.contains("1 of 3 runner images built"), "{third}");
-    ensure!(engine.image_id(&image("go"))? != ids[0], "go image not rebuilt");
+    ensure!(
+        third.stderr.contains("1 of 3 runner images built"),
+        "{third}"
+    );
+    ensure!(
+        engine.image_id(&image("go"))? != ids[0],
+        "go image not rebuilt"
+    );
     for (i, lang) in LANGS.iter().enumerate().skip(1) {
         ensure!(engine.image_id(&image(lang))? == ids[i], "{lang} rebuilt");
     }

@@ -187,7 +187,10 @@ fn build(args: BuildArgs, globals: &Globals) -> Result<Outcome> {
     let mut built = 0;
     for p in &planned {
         if !p.changed && image_exists(&p.image) {
-            log.info(&format!("{} unchanged ({}), not rebuilt", p.image, p.digest));
+            log.info(&format!(
+                "{} unchanged ({}), not rebuilt",
+                p.image, p.digest
+            ));
             continue;
         }
         let context = sources.context_dir(p.language);
