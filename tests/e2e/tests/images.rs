@@ -408,8 +408,11 @@ fn run_like_the_chart(
     Run::from(cmd.output().unwrap())
 }
 
-/// Every file (path, content) of the layers of a `docker save` tar, by layer index.
-fn saved_layers(tar_path: &Path) -> Result<Vec<Vec<(String, Vec<u8>)>>> {
+/// The files of one image layer: (path, content).
+type Layer = Vec<(String, Vec<u8>)>;
+
+/// Every layer of a `docker save` tar, base first.
+fn saved_layers(tar_path: &Path) -> Result<Vec<Layer>> {
     let mut manifest = None;
     let mut archive = tar::Archive::new(std::fs::File::open(tar_path)?);
     for entry in archive.entries()? {
@@ -427,7 +430,7 @@ fn saved_layers(tar_path: &Path) -> Result<Vec<Vec<(String, Vec<u8>)>>> {
         .iter()
         .map(|l| l.as_str().unwrap().to_string())
         .collect();
-    let mut by_path: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
+    let mut by_path: BTreeMap<String, Layer> = BTreeMap::new();
     let mut archive = tar::Archive::new(std::fs::File::open(tar_path)?);
     for entry in archive.entries()? {
         let entry = entry?;
@@ -457,6 +460,8 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 }
 
 #[test]
+// The `bench:` line on stderr is this suite's report of sizes and times.
+#[allow(clippy::print_stderr)]
 fn runner_images_build_run_and_hold_only_their_language() -> Result<()> {
     let suite_start = Instant::now();
     let engine = DockerEngine::start_or_reuse()?;
@@ -574,7 +579,7 @@ fn runner_images_build_run_and_hold_only_their_language() -> Result<()> {
         }
         for (name, _) in layers.iter().flatten() {
             ensure!(
-                !name.rsplit('/').next().is_some_and(|f| f == "kubectl"),
+                name.rsplit('/').next() != Some("kubectl"),
                 "{lang}: kubectl at {name}"
             );
             if let Some(rest) = name.strip_prefix("workspace/") {
