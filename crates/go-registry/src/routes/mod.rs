@@ -8,7 +8,9 @@
 //! | `GET /<module>/@v/list`, `/@v/<v>.info|.mod|.zip`, `/<module>/@latest`, `/sumdb/…` | [`proxy`] | standalone |
 //!
 //! A middleware counts every request by logical route and status; `TraceLayer` logs them
-//! at debug level with the matched route.
+//! at debug level with the matched route. A handler that panics is answered with a 500
+//! (the panic hook installed by [`crate::logging::init`] writes its one log line), and a
+//! handler that takes longer than `--request-timeout` is answered with a 503.
 
 pub mod health;
 pub mod metrics;
@@ -21,6 +23,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Mode;
@@ -47,7 +51,7 @@ pub fn build_router(state: AppState) -> Router {
         Mode::Standalone => router.fallback(proxy::proxy),
         Mode::UploadOnly => router.fallback(not_found),
     };
-    router
+    harden(router, &state)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,
@@ -61,6 +65,23 @@ pub fn build_router(state: AppState) -> Router {
             tracing::debug_span!("request", method = %req.method(), route, path = %req.uri().path())
         }))
         .with_state(state)
+}
+
+/// The request timeout and the panic guard, outermost first: a panic is caught below the
+/// metrics middleware, so it is counted as a 500 like any other.
+pub fn harden(router: Router<AppState>, state: &AppState) -> Router<AppState> {
+    let st = state.clone();
+    router
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            state.config.server.request_timeout,
+        ))
+        .layer(CatchPanicLayer::custom(
+            move |_panic: Box<dyn std::any::Any + Send>| {
+                st.metrics.panics.inc();
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+            },
+        ))
 }
 
 async fn not_found() -> Response {
