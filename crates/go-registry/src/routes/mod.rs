@@ -118,3 +118,31 @@ pub fn route_label(path: &str) -> &'static str {
         _ => "other",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_a_500_and_counted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = AppState::new(crate::Config::new(tmp.path().join("root"))).unwrap();
+        let boom = || async {
+            if state_is_broken() {
+                panic!("handler bug");
+            }
+            "unreachable"
+        };
+        let router = harden(Router::new().route("/boom", get(boom)), &state)
+            .with_state(state.clone());
+        let req = Request::get("/boom").body(Body::empty()).unwrap();
+        let resp = tower::ServiceExt::oneshot(router, req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(state.metrics.panics.get(), 1);
+    }
+
+    fn state_is_broken() -> bool {
+        true
+    }
+}
