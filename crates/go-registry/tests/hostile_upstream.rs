@@ -14,7 +14,9 @@
 mod common;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use common::{hello_module, info_json, metric, ModuleVersion, Registry, RegistryOptions};
 
@@ -25,10 +27,15 @@ struct FakeProxy {
     url: String,
     answers: Arc<Mutex<HashMap<String, (u16, Vec<u8>)>>>,
     asked: Arc<Mutex<Vec<String>>>,
+    /// Most requests in flight at once (each answer waits [`FakeProxy::DELAY`]).
+    max_in_flight: Arc<AtomicUsize>,
     _rt: tokio::runtime::Runtime,
 }
 
 impl FakeProxy {
+    /// How long every answer waits, so concurrent requests overlap.
+    const DELAY: Duration = Duration::from_millis(150);
+
     fn start() -> FakeProxy {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -37,7 +44,10 @@ impl FakeProxy {
             .unwrap();
         let answers: Arc<Mutex<HashMap<String, (u16, Vec<u8>)>>> = Arc::default();
         let asked: Arc<Mutex<Vec<String>>> = Arc::default();
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let max_in_flight = Arc::new(AtomicUsize::new(0));
         let (a, q) = (answers.clone(), asked.clone());
+        let (now, max) = (in_flight.clone(), max_in_flight.clone());
         let listener = rt
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
@@ -45,9 +55,14 @@ impl FakeProxy {
         rt.spawn(async move {
             let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
                 let (a, q) = (a.clone(), q.clone());
+                let (now, max) = (now.clone(), max.clone());
                 async move {
                     let path = uri.path().to_string();
                     q.lock().unwrap().push(path.clone());
+                    let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                    max.fetch_max(n, Ordering::SeqCst);
+                    tokio::time::sleep(FakeProxy::DELAY).await;
+                    now.fetch_sub(1, Ordering::SeqCst);
                     let (status, body) = a
                         .lock()
                         .unwrap()
@@ -63,6 +78,7 @@ impl FakeProxy {
             url: format!("http://{addr}"),
             answers,
             asked,
+            max_in_flight,
             _rt: rt,
         }
     }
@@ -293,6 +309,27 @@ fn checksum_database_is_proxied_and_full_tiles_are_cached() {
         assert_eq!(reg.get(&path).0, 404, "{path}");
     }
     assert_eq!(fake.asked().len(), before, "{:?}", fake.asked());
+}
+
+#[test]
+fn upstream_fetches_are_bounded() {
+    let fake = FakeProxy::start();
+    let reg = registry(&fake, &["--max-upstream-fetches", "2"]);
+    // Eight concurrent misses of different modules (404 upstream after a delay).
+    let url = reg.url.clone();
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                common::get(&format!("{url}/public.test.example/m{i}/@v/v1.0.0.info")).0
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), 404);
+    }
+    assert_eq!(fake.asked().len(), 8, "{:?}", fake.asked());
+    assert_eq!(fake.max_in_flight.load(Ordering::SeqCst), 2);
 }
 
 #[test]
