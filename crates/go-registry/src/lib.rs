@@ -109,8 +109,7 @@ impl AppState {
     /// of the same name can never be merged in: no dependency confusion).
     pub fn upstream_for(&self, module: &str) -> Option<&upstream::Upstream> {
         let up = self.upstream.as_ref()?;
-        if private::matches_any(&self.config.private, module) || self.storage.is_private(module)
-        {
+        if private::matches_any(&self.config.private, module) || self.storage.is_private(module) {
             return None;
         }
         Some(up)

@@ -85,8 +85,7 @@ fn push_field(out: &mut String, name: &str, value: &str) {
     out.push('=');
     // Quote values with spaces so a line stays splittable on whitespace; `{:?}` also
     // escapes control characters.
-    if value.is_empty() || value.contains(char::is_whitespace) || value.contains(char::is_control)
-    {
+    if value.is_empty() || value.contains(char::is_whitespace) || value.contains(char::is_control) {
         out.push_str(&format!("{value:?}"));
     } else {
         out.push_str(value);
@@ -226,7 +225,10 @@ mod tests {
             "",
         );
         assert!(!line.contains(|c: char| c.is_control()), "{line:?}");
-        assert!(line.ends_with("rejected m\\r\\n[packages:go-registry] fake \\u{1b}[31mred\\u{0}"), "{line}");
+        assert!(
+            line.ends_with("rejected m\\r\\n[packages:go-registry] fake \\u{1b}[31mred\\u{0}"),
+            "{line}"
+        );
         let mut s = String::new();
         push_field(&mut s, "module", "m\u{1b}x");
         assert!(!s.contains('\u{1b}'), "{s:?}");

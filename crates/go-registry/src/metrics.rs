@@ -112,11 +112,7 @@ impl Metrics {
             connections_refused.clone(),
         );
         let panics = Counter::default();
-        registry.register(
-            "panics",
-            "Handler panics answered with 500",
-            panics.clone(),
-        );
+        registry.register("panics", "Handler panics answered with 500", panics.clone());
         Metrics {
             registry,
             connections_refused,

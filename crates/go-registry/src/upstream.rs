@@ -49,7 +49,10 @@ impl Upstream {
                 if attempt.previous().len() >= 5 {
                     attempt.error("too many redirects")
                 } else if attempt.url().scheme() == "https"
-                    || attempt.previous().first().is_some_and(|u| u.scheme() == "http")
+                    || attempt
+                        .previous()
+                        .first()
+                        .is_some_and(|u| u.scheme() == "http")
                 {
                     attempt.follow()
                 } else {

@@ -22,10 +22,13 @@ use common::{hello_module, info_json, metric, ModuleVersion, Registry, RegistryO
 
 const SUMDB: &str = "sum.test.example";
 
+/// Path → (status, body).
+type Answers = Arc<Mutex<HashMap<String, (u16, Vec<u8>)>>>;
+
 /// FAKE upstream: fixed answers by path.
 struct FakeProxy {
     url: String,
-    answers: Arc<Mutex<HashMap<String, (u16, Vec<u8>)>>>,
+    answers: Answers,
     asked: Arc<Mutex<Vec<String>>>,
     /// Most requests in flight at once (each answer waits [`FakeProxy::DELAY`]).
     max_in_flight: Arc<AtomicUsize>,
@@ -42,7 +45,7 @@ impl FakeProxy {
             .enable_all()
             .build()
             .unwrap();
-        let answers: Arc<Mutex<HashMap<String, (u16, Vec<u8>)>>> = Arc::default();
+        let answers: Answers = Arc::default();
         let asked: Arc<Mutex<Vec<String>>> = Arc::default();
         let in_flight = Arc::new(AtomicUsize::new(0));
         let max_in_flight = Arc::new(AtomicUsize::new(0));
@@ -177,10 +180,10 @@ fn upstream_content_is_verified_before_caching() {
     // A valid module the checksum database does not know.
     let m = hello_module("public.test.example/unknown", "v1.0.0", "x");
     fake.serve_version(&m, &m.h1.clone(), &mod_h1(&m));
-    fake.answers.lock().unwrap().remove(&format!(
-        "/sumdb/{SUMDB}/lookup/{}@{}",
-        m.module, m.version
-    ));
+    fake.answers
+        .lock()
+        .unwrap()
+        .remove(&format!("/sumdb/{SUMDB}/lookup/{}@{}", m.module, m.version));
     assert_not_cached(&reg, &m, "not in the checksum database");
 
     let metrics = reg.get_text("/metrics").1;
@@ -200,7 +203,11 @@ fn upstream_content_is_verified_before_caching() {
         reg.get(&format!("/{}/@v/v1.0.0.zip", m.module)),
         (200, m.zip.clone())
     );
-    assert!(reg.storage.join(&m.module).join("v1.0.0/source.zip").is_file());
+    assert!(reg
+        .storage
+        .join(&m.module)
+        .join("v1.0.0/source.zip")
+        .is_file());
 }
 
 #[test]
@@ -295,7 +302,11 @@ fn checksum_database_is_proxied_and_full_tiles_are_cached() {
         );
     }
     assert_eq!(fake.asked_about("x001/234").len(), 1, "full tile cached");
-    assert_eq!(fake.asked_about("005.p/3").len(), 2, "partial tile not cached");
+    assert_eq!(
+        fake.asked_about("005.p/3").len(),
+        2,
+        "partial tile not cached"
+    );
 
     // Unknown database names and malformed paths are 404 without asking.
     let before = fake.asked().len();
@@ -336,7 +347,12 @@ fn upstream_fetches_are_bounded() {
 fn plain_http_upstream_is_refused_without_the_flag() {
     let tmp = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_go-registry"))
-        .args(["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:9"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            "http://127.0.0.1:9",
+        ])
         .arg("--storage")
         .arg(tmp.path().join("s"))
         .env_remove("GO_REGISTRY_ALLOW_HTTP_UPSTREAM")

@@ -134,8 +134,8 @@ mod tests {
             }
             "unreachable"
         };
-        let router = harden(Router::new().route("/boom", get(boom)), &state)
-            .with_state(state.clone());
+        let router =
+            harden(Router::new().route("/boom", get(boom)), &state).with_state(state.clone());
         let req = Request::get("/boom").body(Body::empty()).unwrap();
         let resp = tower::ServiceExt::oneshot(router, req).await.unwrap();
         assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);

@@ -363,8 +363,7 @@ async fn fetch_version(state: &AppState, module: &str, version: &str) -> Result<
                 .inc()
         };
         let staged = state.storage.stage()?;
-        let (info, mod_file, zip_len) = match download(state, up, module, version, &staged).await
-        {
+        let (info, mod_file, zip_len) = match download(state, up, module, version, &staged).await {
             Ok(f) => f,
             Err(e) => {
                 count(if matches!(e, UpstreamError::NotFound(_)) {
@@ -375,7 +374,10 @@ async fn fetch_version(state: &AppState, module: &str, version: &str) -> Result<
                 return Err(upstream_error(e, module, version));
             }
         };
-        let checked = verify(state, up, module, version, &info, &mod_file, &staged, zip_len).await;
+        let checked = verify(
+            state, up, module, version, &info, &mod_file, &staged, zip_len,
+        )
+        .await;
         if let Err(e) = checked {
             count("rejected");
             tracing::warn!(module, version, "upstream version not cached: {e}");
@@ -682,8 +684,8 @@ async fn sumdb(state: &AppState, name: &str, rest: &str) -> Result<Response, App
         let bytes = body.clone();
         let staging = state.storage.staging().to_path_buf();
         // Best effort: a tile that cannot be cached is fetched again next time.
-        let _ = tokio::task::spawn_blocking(move || write_atomically(&staging, &path, &bytes))
-            .await;
+        let _ =
+            tokio::task::spawn_blocking(move || write_atomically(&staging, &path, &bytes)).await;
     }
     let ctype = match request {
         SumdbRequest::Tile { .. } => "application/octet-stream",
@@ -693,7 +695,11 @@ async fn sumdb(state: &AppState, name: &str, rest: &str) -> Result<Response, App
 }
 
 /// Write `bytes` to `path` through a temporary file in `staging` and a rename.
-fn write_atomically(staging: &std::path::Path, path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+fn write_atomically(
+    staging: &std::path::Path,
+    path: &std::path::Path,
+    bytes: &[u8],
+) -> std::io::Result<()> {
     let staged = crate::storage::StagingDir::create(staging)?;
     staged.write_file("tile", bytes)?;
     if let Some(parent) = path.parent() {
@@ -746,7 +752,10 @@ mod tests {
             Err(AppError::BadRequest(_))
         ));
         assert!(matches!(
-            parse_path(&format!("/example.com/m/@v/v1.0.0-{}.info", "a".repeat(250))),
+            parse_path(&format!(
+                "/example.com/m/@v/v1.0.0-{}.info",
+                "a".repeat(250)
+            )),
             Err(AppError::BadRequest(_))
         ));
         assert!(matches!(

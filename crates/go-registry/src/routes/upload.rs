@@ -22,8 +22,8 @@ use serde_json::json;
 use crate::error::AppError;
 use crate::storage::{CommitOutcome, ZIP_FILE};
 use crate::validate::Upload;
-use tokio::io::AsyncWriteExt;
 use crate::AppState;
+use tokio::io::AsyncWriteExt;
 
 /// The upload handler.
 pub async fn upload(
@@ -176,7 +176,10 @@ async fn upload_inner(
 
     let module = up.module.clone();
     let version = up.version.clone();
-    let (info, mod_file) = (std::mem::take(&mut up.info), std::mem::take(&mut up.mod_file));
+    let (info, mod_file) = (
+        std::mem::take(&mut up.info),
+        std::mem::take(&mut up.mod_file),
+    );
     let checked = crate::routes::proxy::check_staged_zip(
         state,
         Upload {

@@ -452,8 +452,14 @@ mod tests {
         s.mark(Origin::Uploaded, m).unwrap();
         assert!(s.is_private(m), "an uploaded version makes it private");
         // Versions without any marker (older data, another writer): private.
-        s.save("m.example/y", "v1.0.0", b"{}", b"module m.example/y\n", b"a")
-            .unwrap();
+        s.save(
+            "m.example/y",
+            "v1.0.0",
+            b"{}",
+            b"module m.example/y\n",
+            b"a",
+        )
+        .unwrap();
         assert!(s.is_private("m.example/y"));
         // Markers live outside the root, where Athens does not look.
         assert!(!s.root().join("m.example/x/@").exists());
