@@ -475,7 +475,7 @@ async fn verify(
         info: info.to_vec(),
         mod_file: mod_file.to_vec(),
     };
-    let validated = check_staged_zip(state, upload, staged.file(ZIP_FILE), zip_len)
+    let (_, validated) = check_staged_zip(state, upload, staged.file(ZIP_FILE), zip_len)
         .await
         .map_err(Rejected::Checks)?;
     let Some(db) = state.config.sumdb.first() else {
@@ -503,13 +503,14 @@ async fn verify(
     Ok(())
 }
 
-/// Read a staged zip (within the global check budget) and run the upload checks on it.
+/// Read a staged zip (within the global check budget) and run the upload checks on it and
+/// `upload`, which is handed back with the result.
 pub(crate) async fn check_staged_zip(
     state: &AppState,
     upload: crate::validate::Upload,
     zip_path: std::path::PathBuf,
     zip_len: u64,
-) -> Result<crate::validate::Validated, AppError> {
+) -> Result<(crate::validate::Upload, crate::validate::Validated), AppError> {
     if zip_len > state.config.limits.zip {
         return Err(AppError::PayloadTooLarge(format!(
             "zip is {zip_len} bytes; the limit is {} bytes",
@@ -520,7 +521,8 @@ pub(crate) async fn check_staged_zip(
     let limits = state.config.limits;
     tokio::task::spawn_blocking(move || {
         let zip = std::fs::read(&zip_path)?;
-        crate::validate::validate(&upload, &zip, &limits)
+        let validated = crate::validate::validate(&upload, &zip, &limits)?;
+        Ok((upload, validated))
     })
     .await
     .map_err(AppError::internal)?

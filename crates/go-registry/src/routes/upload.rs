@@ -176,23 +176,10 @@ async fn upload_inner(
 
     let module = up.module.clone();
     let version = up.version.clone();
-    let (info, mod_file) = (
-        std::mem::take(&mut up.info),
-        std::mem::take(&mut up.mod_file),
-    );
-    let checked = crate::routes::proxy::check_staged_zip(
-        state,
-        Upload {
-            info: info.clone(),
-            mod_file: mod_file.clone(),
-            ..up
-        },
-        staged.file(ZIP_FILE),
-        zip_len,
-    )
-    .await;
-    let validated = match checked {
-        Ok(v) => v,
+    let checked =
+        crate::routes::proxy::check_staged_zip(state, up, staged.file(ZIP_FILE), zip_len).await;
+    let (up, validated) = match checked {
+        Ok(checked) => checked,
         Err(e) => {
             tracing::info!(
                 module = %crate::logging::escape_controls(&module),
@@ -204,11 +191,12 @@ async fn upload_inner(
     };
 
     let st = state.clone();
-    let (m, v) = (module.clone(), version.clone());
     let outcome = tokio::task::spawn_blocking(move || {
         // Marked before the version appears, so it is private from its first moment.
-        st.storage.mark(crate::storage::Origin::Uploaded, &m)?;
-        st.storage.commit(staged, &m, &v, &info, &mod_file)
+        st.storage
+            .mark(crate::storage::Origin::Uploaded, &up.module)?;
+        st.storage
+            .commit(staged, &up.module, &up.version, &up.info, &up.mod_file)
     })
     .await
     .map_err(AppError::internal)??;
