@@ -91,10 +91,39 @@ impl LiveView {
         self.bars.get(&lang).map(|b| b.message())
     }
 
-    /// Ends `lang`'s line with its result, kept on screen above the summary.
+    /// Ends `lang`'s line with its result.
     pub fn finish(&self, lang: Lang, result: &str) {
         if let Some(bar) = self.bars.get(&lang) {
             bar.finish_with_message(result.to_string());
+        }
+    }
+
+    /// Replaces the live lines by one permanent line per language (its result and how
+    /// long it took), so what follows on the terminal starts on a line of its own.
+    pub fn close(&self) {
+        let lines: Vec<String> = self
+            .bars
+            .iter()
+            .map(|(lang, bar)| {
+                format!(
+                    "{:<6} {:>5.1}s  {}",
+                    lang.as_str(),
+                    bar.elapsed().as_secs_f64(),
+                    bar.message()
+                )
+            })
+            .collect();
+        for bar in self.bars.values() {
+            bar.finish_and_clear();
+        }
+        let _ = self.multi.clear();
+        // Past indicatif: its last drawn line has no newline (the cursor waits there for
+        // the next redraw), and nothing is redrawn after this.
+        if !self.multi.is_hidden() {
+            let mut stderr = std::io::stderr().lock();
+            for line in lines {
+                let _ = writeln!(stderr, "{line}");
+            }
         }
     }
 

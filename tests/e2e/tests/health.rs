@@ -209,13 +209,13 @@ fn health_reads_the_real_registries_and_judges_each_state_document() -> Result<(
             }
         })
         .collect();
-    let (code, report, _) = run(&mut ws.health(&wrong_kind).arg("python"));
+    let (code, report, _) = run(ws.health(&wrong_kind).arg("python"));
     assert_eq!(code, 5);
     assert_eq!(registry(&report, "python")["status"], "unexpected");
 
     // Verdaccio stopped: exit 5 (wins over the state's 4), naming the ts registry only.
     registries.verdaccio.stop();
-    let (code, report, stderr) = run(&mut ws.health(&env).args(["--attempts", "1"]));
+    let (code, report, stderr) = run(ws.health(&env).args(["--attempts", "1"]));
     assert_eq!(code, 5, "{stderr}");
     assert_eq!(registry(&report, "ts")["status"], "unreachable");
     assert_eq!(registry(&report, "go")["status"], "ok");
@@ -258,10 +258,13 @@ fn health_cluster_reports_drift_from_the_real_configmaps() -> Result<()> {
         .map(|p| ws.store().read_document(&p.state_key).unwrap().unwrap())
         .collect();
     let apply = |docs: &[pkgrun_core::state::StateDocument]| {
-        ConfigMapSink::new(&namespace, "go-packages-state").apply(
-            &kube,
-            &state_data(pkgrun_core::Lang::Go, docs, Some("1.0.0")),
-        )
+        ConfigMapSink::new(&namespace, "go-packages-state")
+            .apply(
+                &kube,
+                &state_data(pkgrun_core::Lang::Go, docs, Some("1.0.0")),
+            )
+            .map(|_| ())
+            .map_err(|e| anyhow::anyhow!(e.to_string()))
     };
     apply(&go_docs)?;
     let kubeconfig = server.admin_kubeconfig();

@@ -96,6 +96,85 @@ fn languages_run_at_once_and_a_failing_one_does_not_stop_the_other() -> Result<(
     Ok(())
 }
 
+/// The reports of the go-ok / python-down run: valid against the schema, each package
+/// with its steps, the failure on the first Python package and its dependent skipped.
+fn check_reports(json: &Path, junit: &Path, summary: &Path, token: &str) -> Result<()> {
+    let text = std::fs::read_to_string(json)?;
+    let report: serde_json::Value = serde_json::from_str(&text)?;
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+        pkgrun_e2e::repo_root().join("schemas/pkgrun.report.v1.schema.json"),
+    )?)?;
+    let validator = jsonschema::validator_for(&schema)?;
+    let errors: Vec<String> = validator
+        .iter_errors(&report)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report does not match its schema: {errors:?}\n{text}"
+    );
+    assert_eq!(report["command"], "publish");
+    assert_eq!(report["exit_code"], 5);
+    let langs = report["languages"].as_array().unwrap();
+    assert_eq!(
+        (
+            langs[0]["language"].as_str(),
+            langs[0]["exit_code"].as_u64()
+        ),
+        (Some("go"), Some(0))
+    );
+    for p in langs[0]["packages"].as_array().unwrap() {
+        assert_eq!(p["status"], "passed", "{p:#}");
+        assert_eq!(p["steps"][0]["status"], "passed");
+        assert_eq!(p["steps"][1]["status"], "not-run");
+        assert!(p["version"].as_str().unwrap().starts_with("v0.0.0-"));
+        assert!(p["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["kind"] == "zip"));
+    }
+    let py = langs[1]["packages"].as_array().unwrap();
+    assert_eq!(langs[1]["exit_code"], 5);
+    assert_eq!(
+        (py[0]["state_key"].as_str(), py[0]["status"].as_str()),
+        (Some("ameide-telemetry-python"), Some("failed"))
+    );
+    assert_eq!(py[0]["steps"][0]["status"], "failed");
+    assert_eq!(
+        py[1]["status"], "skipped",
+        "the SDK depends on the telemetry package"
+    );
+
+    let xml = std::fs::read_to_string(junit)?;
+    assert!(xml.contains(r#"<testsuite name="pkgrun.go""#), "{xml}");
+    assert!(xml.contains(r#"classname="go.ameide-sdk-go""#), "{xml}");
+    assert!(
+        xml.contains(r#"name="publish" classname="python.ameide-telemetry-python""#)
+            || xml.contains(r#"classname="python.ameide-telemetry-python""#)
+    );
+    assert!(xml.contains("<failure"), "{xml}");
+    assert_eq!(
+        xml.matches("<testcase ").count(),
+        4 * 4,
+        "4 packages × 4 checks:\n{xml}"
+    );
+
+    let md = std::fs::read_to_string(summary)?;
+    assert!(
+        md.contains("| go | `go.packages.dev.ameide.io/ameide-sdk-go` |"),
+        "{md}"
+    );
+    assert!(md.contains("❌ failed"), "{md}");
+
+    for (name, text) in [("report", &text), ("junit", &xml), ("summary", &md)] {
+        for secret in [token, "not-used-8c1f"] {
+            assert!(!text.contains(secret), "a credential reached the {name}");
+        }
+    }
+    Ok(())
+}
+
 #[test]
 fn jobs_1_runs_the_languages_one_after_the_other_in_the_order_given() -> Result<()> {
     let registry = GoRegistry::start(GoRegistryOptions::default())?;

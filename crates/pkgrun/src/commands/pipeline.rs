@@ -108,6 +108,9 @@ pub fn run(phases: Phases, args: PipelineArgs, globals: &Globals) -> Result<Outc
             .collect()
     });
 
+    if let Some(view) = &live {
+        view.close();
+    }
     let mut worst: Option<Failure> = None;
     for run in &runs {
         let failure = match &run.result {
