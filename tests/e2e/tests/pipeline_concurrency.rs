@@ -64,13 +64,26 @@ fn go_state_written(root: &Path) -> bool {
 fn languages_run_at_once_and_a_failing_one_does_not_stop_the_other() -> Result<()> {
     let registry = GoRegistry::start(GoRegistryOptions::default())?;
     let ws = example()?;
-    let out = publish(ws.path(), &registry, &["go", "python"]).output()?;
+    let reports = tempfile::tempdir()?;
+    let (json, junit, summary) = (
+        reports.path().join("report.json"),
+        reports.path().join("junit.xml"),
+        reports.path().join("step-summary.md"),
+    );
+    let out = publish(ws.path(), &registry, &["go", "python"])
+        .arg("--report-json")
+        .arg(&json)
+        .arg("--junit")
+        .arg(&junit)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         out.status.code(),
         Some(5),
         "python's index is down:\n{stderr}"
     );
+    check_reports(&json, &junit, &summary, registry.token())?;
     let (_, go_last) = span(&stderr, "go");
     let (py_first, _) = span(&stderr, "python");
     assert!(
