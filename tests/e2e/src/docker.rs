@@ -105,6 +105,11 @@ impl DockerEngine {
         self.daemon.is_some()
     }
 
+    /// The exec root of our own dockerd (removed when the engine is dropped).
+    pub fn exec_root(&self) -> Option<PathBuf> {
+        self._exec_root.as_ref().map(|d| d.path().to_path_buf())
+    }
+
     /// A `docker` command talking to this engine.
     pub fn docker(&self) -> Command {
         let mut cmd = Command::new("docker");
@@ -156,6 +161,18 @@ impl Drop for DockerEngine {
     fn drop(&mut self) {
         if let Some(daemon) = &mut self.daemon {
             daemon.stop();
+        }
+        // dockerd bind-mounts its network namespace at <exec root>/netns/default and
+        // leaves it mounted when it exits; unmount it so the exec root can be removed.
+        if let Some(exec_root) = &self._exec_root {
+            let netns = exec_root.path().join("exec/netns/default");
+            if netns.exists() {
+                let _ = Command::new("umount")
+                    .arg(&netns)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
         }
     }
 }

@@ -651,5 +651,11 @@ fn runner_images_build_run_and_hold_only_their_language() -> Result<()> {
         suite_start.elapsed().as_secs_f64(),
         if engine.owned() { "started by the suite" } else { "reused" }
     );
+    // Our own engine is stopped and leaves nothing behind but its data root.
+    let exec_root = engine.exec_root();
+    drop(engine);
+    if let Some(dir) = exec_root {
+        ensure!(!dir.exists(), "{} left behind", dir.display());
+    }
     Ok(())
 }
