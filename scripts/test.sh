@@ -13,4 +13,6 @@ if [ -f scripts/tools/install-all.sh ]; then
 fi
 
 cargo build --workspace --bins
+# The static pkgrun the runner images carry (tests/e2e/tests/images.rs builds them).
+cargo build --release --target x86_64-unknown-linux-musl -p pkgrun
 cargo test --workspace --no-fail-fast

@@ -333,8 +333,28 @@ impl Config {
         }
     }
 
-    /// Loads and validates the config file at `path`.
+    /// Loads and validates the config file at `path`: every language section, with
+    /// every package's directory and manifest (what `pkgrun config check` needs).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_languages(path, &[])
+    }
+
+    /// Like [`Config::discover`], restricted as [`Config::load_languages`] is.
+    pub fn discover_languages(cwd: &Path, langs: &[Lang]) -> Result<Config, ConfigError> {
+        match Self::find(cwd) {
+            Some(path) => Self::load_languages(&path, langs),
+            None => Err(ConfigError::NotFound {
+                start: cwd.to_path_buf(),
+            }),
+        }
+    }
+
+    /// Loads the config file at `path` for a command that acts on `langs` only (empty:
+    /// every configured language). The whole file is parsed, but sections of other
+    /// languages are neither validated nor kept: a runner image holds only its own
+    /// language's package directories (issue 13), so `pkgrun run python` must not need
+    /// the TypeScript packages to exist.
+    pub fn load_languages(path: &Path, langs: &[Lang]) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
@@ -348,10 +368,15 @@ impl Config {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        Self::validate(path, root, raw)
+        Self::validate(path, root, raw, langs)
     }
 
-    fn validate(path: PathBuf, root: PathBuf, raw: RawConfig) -> Result<Config, ConfigError> {
+    fn validate(
+        path: PathBuf,
+        root: PathBuf,
+        raw: RawConfig,
+        langs: &[Lang],
+    ) -> Result<Config, ConfigError> {
         let mut problems = Vec::new();
         if !valid_env_prefix(&raw.env_prefix) {
             problems.push(format!(
@@ -377,6 +402,9 @@ impl Config {
         }
         for (lang, section) in raw_sections {
             let Some(section) = section else { continue };
+            if !langs.is_empty() && !langs.contains(&lang) {
+                continue;
+            }
             if let Some(probe) = &section.upstream_probe {
                 if let Err(p) = check_probe(lang, probe) {
                     problems.push(p);
@@ -664,6 +692,31 @@ smoke = [ { import = "./x", symbol = "y" } ]
         );
         assert_eq!(c.override_var(Lang::Ts), "ACME_TS_SDK_VERSION");
         assert_eq!(c.packages().count(), 4);
+    }
+
+    /// Issue 13: a runner image holds only its own language's packages.
+    #[test]
+    fn languages_not_requested_need_no_directories() {
+        let ws = valid_ws();
+        std::fs::remove_dir_all(ws.0.path().join("ts")).unwrap();
+        std::fs::remove_dir_all(ws.0.path().join("go")).unwrap();
+        let path = ws.0.path().join(FILE_NAME);
+        let c = Config::load_languages(&path, &[Lang::Python]).unwrap();
+        assert_eq!(c.languages().collect::<Vec<_>>(), [Lang::Python]);
+        assert_eq!(c.packages().count(), 1);
+        let deep = ws.0.path().join("py/sdk");
+        let c = Config::discover_languages(&deep, &[Lang::Python]).unwrap();
+        assert_eq!(c.languages().collect::<Vec<_>>(), [Lang::Python]);
+
+        // The full load (config check, and no languages named) still needs them all.
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.contains("`ts.packages[0].path`"), "{err}");
+        assert!(err.contains("`go.packages[0].path`"), "{err}");
+        let err = Config::load_languages(&path, &[Lang::Python, Lang::Ts])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`ts.packages[0].path`"), "{err}");
+        assert!(!err.contains("go.packages"), "{err}");
     }
 
     #[test]

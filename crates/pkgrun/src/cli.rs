@@ -157,6 +157,10 @@ pub enum Command {
         after_help = "Examples:\n  pkgrun health\n  pkgrun health --json go | jq '.state[] | select(.problems != [])'\n  pkgrun health --cluster --namespace ameide\n\nEnvironment:\n  GO_REGISTRY_URL, {PREFIX}_PYPI_REPOSITORY_URL, NPM_REGISTRY_URL   the registries to check\n  SOURCE_GIT_SHA     the current commit (else HEAD of the repository)\n  KUBECONFIG, PKGRUN_NAMESPACE, PKGRUN_CONFIGMAP   with --cluster, as for `pkgrun state sync`"
     )]
     Health(HealthArgs),
+
+    /// Plan and build the per-language runner images (only those whose inputs changed).
+    #[command(subcommand)]
+    Images(crate::commands::images::ImagesCommand),
 }
 
 #[derive(Debug, Args)]
@@ -376,7 +380,7 @@ fn parse_verbose(s: &str) -> Result<bool, std::convert::Infallible> {
     Ok(log::verbose_enabled(Some(s)))
 }
 
-fn parse_lang(s: &str) -> Result<Lang, String> {
+pub(crate) fn parse_lang(s: &str) -> Result<Lang, String> {
     s.parse::<Lang>().map_err(|e| e.to_string())
 }
 

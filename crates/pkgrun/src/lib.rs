@@ -10,6 +10,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod images;
 pub mod progress;
 pub mod report;
 pub mod reports;

@@ -611,6 +611,52 @@ fn version_prints_snapshots_and_valid_overrides() {
     assert_eq!(stdout(&out), "acme-sdk 2.0rc1\nsdk-ts 2.0.0-rc.1\n");
 }
 
+/// Issue 13: a runner image holds only its own language's package directories, so a
+/// command for one language must not validate the others; `config check` still does.
+#[test]
+fn commands_for_one_language_do_not_need_the_other_languages_directories() {
+    let ws = Workspace::new();
+    std::fs::remove_dir_all(ws.path().join("ts")).unwrap();
+    std::fs::remove_dir_all(ws.path().join("go")).unwrap();
+    let out = ws
+        .pkgrun()
+        .args(["version", "python"])
+        .env("SOURCE_GIT_SHA", "012345678901ffff")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("acme-sdk 0.3.0.dev"),
+        "{}",
+        stdout(&out)
+    );
+
+    // `run python` gets past the config to the environment check (exit 2 naming the
+    // Python variables only, not a missing ts directory).
+    let out = ws.pkgrun().args(["run", "python"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("AMEIDE_PYPI_REPOSITORY_URL"), "{err}");
+    assert!(
+        !err.contains("ts/sdk") && !err.contains("NPM_REGISTRY_URL"),
+        "{err}"
+    );
+
+    for args in [
+        &["config", "check"][..],
+        &["version"][..],
+        &["version", "ts"][..],
+    ] {
+        let out = ws.pkgrun().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("ts/sdk"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
 #[test]
 fn version_reads_head_without_git_binary_in_path() {
     let ws = Workspace::new();

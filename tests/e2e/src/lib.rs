@@ -16,12 +16,15 @@
 //!   built and helm's directories of its own.
 //! * [`kube_apiserver`]: [`KubeApiServer`], a real kube-apiserver (embedded etcd, RBAC) on
 //!   loopback, with an admin client, service-account tokens and a fake kubelet for pod logs.
+//! * [`docker`]: [`docker::DockerEngine`], a real Docker engine (ours when none answers),
+//!   and [`docker::StandinBase`], the STAND-IN base images of the runner-image suite.
 //! * [`state`]: [`state_document`], a minimal valid state document.
 //! * [`forwarder`]: [`TcpForwarder`], a loopback TCP forwarder / CONNECT proxy that a test can
 //!   shut down to make an upstream unreachable.
 
 pub mod charts;
 pub mod devpi;
+pub mod docker;
 pub mod forwarder;
 pub mod go;
 pub mod kube_apiserver;

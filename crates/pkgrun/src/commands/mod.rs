@@ -3,6 +3,7 @@
 pub mod config;
 pub mod env;
 pub mod health;
+pub mod images;
 pub mod layer;
 pub mod log;
 pub mod pipeline;
@@ -13,7 +14,7 @@ pub mod version;
 
 use anyhow::Result;
 use pkgrun_core::log::Logger;
-use pkgrun_core::{Config, ExitStatus};
+use pkgrun_core::{Config, ExitStatus, Lang};
 
 use crate::cli::{Command, ConfigCommand, Globals, StateCommand};
 
@@ -43,14 +44,23 @@ pub fn dispatch(command: Command, globals: &Globals) -> Result<Outcome> {
         Command::Health(args) => health::run(args, globals),
         Command::Version(args) => version::run(args, globals),
         Command::Config(ConfigCommand::Check { env }) => config::check(env, globals),
+        Command::Images(command) => images::run(command, globals),
     }
 }
 
-/// The config named by `--config`/`PKGRUN_CONFIG`, else the nearest `pkgrun.toml` upward.
+/// The config named by `--config`/`PKGRUN_CONFIG`, else the nearest `pkgrun.toml` upward,
+/// with every language validated.
 pub fn load_config(globals: &Globals) -> Result<Config> {
+    load_config_for(globals, &[])
+}
+
+/// [`load_config`] for a command that acts on `langs` only (empty: all): sections of
+/// other languages are not validated, so a runner image that holds only its own
+/// language's packages can run (see [`Config::load_languages`]).
+pub fn load_config_for(globals: &Globals, langs: &[Lang]) -> Result<Config> {
     let config = match &globals.config {
-        Some(path) => Config::load(path)?,
-        None => Config::discover(&std::env::current_dir()?)?,
+        Some(path) => Config::load_languages(path, langs)?,
+        None => Config::discover_languages(&std::env::current_dir()?, langs)?,
     };
     Ok(config)
 }

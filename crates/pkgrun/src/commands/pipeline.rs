@@ -20,7 +20,7 @@ use pkgrun_core::plan::{select_languages, VersionPlan};
 use pkgrun_core::{Config, Lang};
 use pkgrun_lang::{preflight, Adapter, Failure, Outcome as PhaseOutcome, Phase, Run};
 
-use super::{load_config, logger, state_sync, Outcome};
+use super::{load_config_for, logger, state_sync, Outcome};
 use crate::cli::{Globals, PipelineArgs};
 use crate::progress::{is_live_here, LiveView};
 use crate::report::CliError;
@@ -35,7 +35,7 @@ pub enum Phases {
 }
 
 pub fn run(phases: Phases, args: PipelineArgs, globals: &Globals) -> Result<Outcome> {
-    let config = load_config(globals)?;
+    let config = load_config_for(globals, &args.langs)?;
     let langs = select_languages(&config, &args.langs).map_err(|m| CliError::usage(m, None))?;
     let phase = match phases {
         Phases::Smoke => Phase::Smoke,

@@ -5,12 +5,12 @@ use pkgrun_core::env::ProcessEnv;
 use pkgrun_core::plan::{self, select_languages};
 use pkgrun_core::version::Timestamp;
 
-use super::{load_config, Outcome};
+use super::{load_config_for, Outcome};
 use crate::cli::{Globals, VersionArgs};
 use crate::report::CliError;
 
 pub fn run(args: VersionArgs, globals: &Globals) -> Result<Outcome> {
-    let config = load_config(globals)?;
+    let config = load_config_for(globals, &args.langs)?;
     let langs = select_languages(&config, &args.langs).map_err(|m| CliError::usage(m, None))?;
     let planned = plan::versions(&config, &langs, &ProcessEnv, Timestamp::now())?;
     for p in &planned.packages {
