@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use pkgrun_core::ecosystem::{EnvKind, EnvVar};
 use pkgrun_core::log::{self, Level, DEFAULT_SCOPE};
 use pkgrun_core::Lang;
 
@@ -102,21 +103,21 @@ pub enum Command {
     /// Publish snapshot versions of a language's packages to its registry.
     #[command(
         long_about = "Publish every configured package of the given languages (default: all configured) to the language's registry, in dependency order.\n\nEach package is stamped with its snapshot version (or the {PREFIX}_{LANG}_SDK_VERSION override), built from a throwaway copy of its directory (the workspace is never modified) and uploaded. A sibling dependency is pinned to the version published in the same run, and a package is only built once the siblings it depends on are visible through the URL consumers use; packages that depend on a failed package are skipped. A version already in the registry with identical bytes counts as published; with different bytes it is an error naming both digests.\n\nState documents (`<state_dir>/<state_key>.json`, smoke `not-run`) and `<state_dir>/<lang>-version` are written atomically; a package that failed keeps its previous state file.",
-        after_help = PIPELINE_HELP
+        after_help = pipeline_help()
     )]
     Publish(PipelineArgs),
 
     /// Smoke-test the published versions recorded in the state directory.
     #[command(
         long_about = "Smoke-test the versions recorded in the state directory for the given languages (default: all configured), as a downstream service would consume them:\n\n  protocol   the registry lists the version and serves byte-identical artifacts\n  consumer   a fresh, empty environment installs the version from the registry and imports every configured smoke import\n  upstream   the language's upstream_probe is fetched twice through the registry, proving it proxies and caches\n\nThe results are written into the state documents; a failed check fails the command with exit code 4.",
-        after_help = PIPELINE_HELP
+        after_help = pipeline_help()
     )]
     Smoke(PipelineArgs),
 
     /// Publish, then smoke-test, then record state (the whole job).
     #[command(
         long_about = "The whole job for the given languages (default: all configured): `publish`, then `smoke` of what was published, with the state documents written after each phase. Languages run one after the other and independently: a failure in one does not stop the next. The exit code is the worst failure's.",
-        after_help = PIPELINE_HELP
+        after_help = pipeline_help()
     )]
     Run(PipelineArgs),
 
@@ -275,22 +276,54 @@ pub struct EnvArgs {
     pub langs: Vec<Lang>,
 }
 
-const PIPELINE_HELP: &str = "\
-Examples:
+/// The help after publish/smoke/run: the environment lines come from each ecosystem's
+/// variable constants, so they cannot drift from what the env check asks for.
+fn pipeline_help() -> String {
+    let mut help = String::from(
+        "Examples:
   pkgrun run                          publish and smoke every configured language
   pkgrun publish go                   publish the Go modules only
   VERBOSE=1 pkgrun smoke python ts    smoke what the state directory records, with tool output
 
 Environment (checked before anything is touched; all problems reported at once, exit 2):
-  go:      GO_REGISTRY_URL, GO_REGISTRY_TOKEN, GONOSUMDB; GOPRIVATE/GONOPROXY must not cover GONOSUMDB's prefixes
-  python:  {PREFIX}_PYPI_REPOSITORY_URL, {PREFIX}_PYPI_USERNAME, {PREFIX}_PYPI_PASSWORD, PIP_INDEX_URL
-  ts:      NPM_REGISTRY_URL, NPM_AUTH_TOKEN
-  publish: SOURCE_GIT_SHA (else HEAD of the repository), {PREFIX}_{LANG}_SDK_VERSION overrides
+",
+    );
+    for lang in Lang::ALL {
+        let eco = lang.ecosystem();
+        let (required, optional): (Vec<_>, Vec<_>) = eco
+            .env_vars()
+            .iter()
+            .partition(|v| !matches!(v.kind, EnvKind::MustNotBypass(_)));
+        let names = |vars: &[&EnvVar]| {
+            vars.iter()
+                .map(|v| v.documented_name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        help.push_str(&format!(
+            "  {:<8} {}",
+            format!("{}:", eco.name()),
+            names(&required)
+        ));
+        if let Some(EnvKind::MustNotBypass(other)) = optional.first().map(|v| v.kind) {
+            help.push_str(&format!(
+                "; {} must not cover {other}'s prefixes",
+                names(&optional).replace(", ", "/")
+            ));
+        }
+        help.push('\n');
+    }
+    help.push_str(
+        "  publish: SOURCE_GIT_SHA (else HEAD of the repository), {PREFIX}_{LANG}_SDK_VERSION overrides,
+           {PREFIX}_{LANG}_SDK_VERSION_{STATE_KEY} for one package
   cluster: PKGRUN_CONFIGMAP (a name, {lang} replaced) enables the ConfigMap state sink after a
            passed smoke; PKGRUN_NAMESPACE; KUBECONFIG (else the pod's service account)
 
 Exit codes: 0 ok; 2 usage, config or environment error; 3 publish failed; 4 smoke failed;
-5 registry unreachable after bounded retries.";
+5 registry unreachable after bounded retries.",
+    );
+    help
+}
 
 #[derive(Debug, Args)]
 pub struct PipelineArgs {
@@ -338,5 +371,15 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn pipeline_help_names_every_ecosystem_variable() {
+        let help = pipeline_help();
+        for lang in Lang::ALL {
+            for var in lang.ecosystem().env_vars() {
+                assert!(help.contains(&var.documented_name()), "{}", var.name);
+            }
+        }
     }
 }

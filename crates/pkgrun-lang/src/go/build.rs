@@ -238,6 +238,7 @@ mod tests {
                 base_version: None,
                 dependencies: Vec::new(),
             },
+            base_version: None,
         }
     }
 

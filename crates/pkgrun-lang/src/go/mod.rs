@@ -20,6 +20,7 @@ mod consumer;
 mod registry;
 
 use pkgrun_core::config::Package;
+use pkgrun_core::ecosystem::go as eco;
 use pkgrun_core::env::Resolved;
 use pkgrun_core::state::{Artifact, ArtifactKind, PublishOutcome, StateDocument};
 use pkgrun_core::Lang;
@@ -35,11 +36,11 @@ pub use build::GoBuild;
 pub struct Go;
 
 /// The environment variable naming the registry (upload endpoint and GOPROXY base).
-pub const ENV_URL: &str = "GO_REGISTRY_URL";
+pub const ENV_URL: &str = eco::GO_REGISTRY_URL.name;
 /// The environment variable holding the upload token.
-pub const ENV_TOKEN: &str = "GO_REGISTRY_TOKEN";
+pub const ENV_TOKEN: &str = eco::GO_REGISTRY_TOKEN.name;
 /// The environment variable listing the private module prefixes.
-pub const ENV_NOSUMDB: &str = "GONOSUMDB";
+pub const ENV_NOSUMDB: &str = eco::GONOSUMDB.name;
 
 impl Adapter for Go {
     type Build = GoBuild;

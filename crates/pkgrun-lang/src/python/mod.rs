@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pkgrun_core::config::Package;
+use pkgrun_core::ecosystem::python as eco;
 use pkgrun_core::env::Resolved;
 use pkgrun_core::manifest::normalize_python_name;
 use pkgrun_core::process::StepCommand;
@@ -99,9 +100,9 @@ impl<'a> PyEnv<'a> {
         let missing = |name: String| {
             Failure::internal(format!("{name} was not checked before the Python run"))
         };
-        let repo_var = format!("{prefix}_PYPI_REPOSITORY_URL");
-        let user_var = format!("{prefix}_PYPI_USERNAME");
-        let pass_var = format!("{prefix}_PYPI_PASSWORD");
+        let repo_var = eco::PYPI_REPOSITORY_URL.name(prefix);
+        let user_var = eco::PYPI_USERNAME.name(prefix);
+        let pass_var = eco::PYPI_PASSWORD.name(prefix);
         Ok(PyEnv {
             repository: ctx
                 .env
@@ -117,8 +118,8 @@ impl<'a> PyEnv<'a> {
                 .ok_or_else(|| missing(pass_var.clone()))?,
             index: ctx
                 .env
-                .url("PIP_INDEX_URL")
-                .ok_or_else(|| missing("PIP_INDEX_URL".into()))?,
+                .url(eco::PIP_INDEX_URL.name)
+                .ok_or_else(|| missing(eco::PIP_INDEX_URL.name.into()))?,
         })
     }
 
@@ -214,7 +215,7 @@ impl Adapter for Python {
     }
 
     fn registry_url(&self, env: &Resolved) -> String {
-        env.url("PIP_INDEX_URL")
+        env.url(eco::PIP_INDEX_URL.name)
             .map(|u| u.without_credentials().to_string())
             .unwrap_or_default()
     }
@@ -404,6 +405,7 @@ mod tests {
                 base_version: Some("0.1.0".into()),
                 dependencies: Vec::new(),
             },
+            base_version: Some("0.1.0".into()),
         }
     }
 

@@ -36,7 +36,7 @@ use registry::Registry;
 use tool::{Client, NpmEnv};
 
 /// The variables of the environment contract this adapter reads.
-pub const REGISTRY_VAR: &str = "NPM_REGISTRY_URL";
+pub const REGISTRY_VAR: &str = pkgrun_core::ecosystem::ts::NPM_REGISTRY_URL.name;
 
 /// The TypeScript/npm adapter.
 #[derive(Debug, Clone, Copy, Default)]
@@ -366,8 +366,9 @@ fn already_there(
             build.integrity
         ))
         .with_hint(format!(
-            "published versions are immutable: unset {} to publish a snapshot, or choose a new release version",
-            ctx.config.override_var(Lang::Ts)
+            "published versions are immutable: unset {} (or {}) to publish a snapshot, or choose a new release version",
+            ctx.config.override_var(Lang::Ts),
+            job.package.override_var(ctx.config.env_prefix()),
         ))),
     }
 }

@@ -16,7 +16,7 @@ use crate::adapter::Context;
 use crate::failure::Failure;
 
 /// The environment variable holding the token in every npm child.
-pub const TOKEN_VAR: &str = "NPM_AUTH_TOKEN";
+pub const TOKEN_VAR: &str = pkgrun_core::ecosystem::ts::NPM_AUTH_TOKEN.name;
 
 /// Which client builds a package: pnpm when its workspace uses pnpm, else npm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
