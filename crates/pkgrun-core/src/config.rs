@@ -55,9 +55,12 @@ fn bullet_list(items: &[String]) -> String {
         .join("\n")
 }
 
-impl ConfigError {
-    /// A suggestion for fixing the error, printed as a separate `hint:` line.
-    pub fn hint(&self) -> Option<String> {
+impl crate::Hint for ConfigError {
+    fn exit_status(&self) -> crate::ExitStatus {
+        crate::ExitStatus::Usage
+    }
+
+    fn hint(&self) -> Option<String> {
         match self {
             ConfigError::NotFound { .. } => Some(format!(
                 "create {FILE_NAME} at the workspace root (see the README's pkgrun.toml reference), or pass --config <path> or set PKGRUN_CONFIG"

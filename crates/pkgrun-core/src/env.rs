@@ -205,8 +205,14 @@ impl EnvError {
     pub fn variables(&self) -> Vec<&str> {
         self.problems.iter().map(|p| p.variable.as_str()).collect()
     }
+}
 
-    pub fn hint(&self) -> Option<String> {
+impl crate::Hint for EnvError {
+    fn exit_status(&self) -> crate::ExitStatus {
+        crate::ExitStatus::Usage
+    }
+
+    fn hint(&self) -> Option<String> {
         Some("set the variables listed above (see the README's environment contract); nothing was touched".into())
     }
 }

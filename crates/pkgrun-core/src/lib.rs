@@ -38,5 +38,5 @@ pub mod state;
 pub mod version;
 
 pub use config::Config;
-pub use exit::ExitStatus;
+pub use exit::{ExitStatus, Hint};
 pub use lang::Lang;

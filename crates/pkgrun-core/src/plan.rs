@@ -10,6 +10,7 @@ use crate::env::{self, EnvError, EnvSource, Problems, Resolved};
 use crate::git;
 use crate::lang::Lang;
 use crate::version::{self, Sha12, Timestamp, VersionSource};
+use crate::Hint;
 
 /// One package's version for this run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,9 +111,8 @@ fn versions_into(
             continue;
         };
         let lang_var = config.override_var(lang);
-        // A language variable's value is valid or not regardless of the package for
-        // Python and TypeScript, so one problem per variable is enough; Go's depend
-        // on each module's major suffix.
+        // Where a release version is valid or not regardless of the package (Python,
+        // TypeScript), one problem per variable is enough.
         let mut reported = Vec::new();
         for pkg in section.publish_order() {
             let over = release_override(source, &pkg.override_var(config.env_prefix()))
@@ -127,7 +127,8 @@ fn versions_into(
                             },
                         )),
                         Err(e) => {
-                            if lang == Lang::Go || !reported.contains(&var) {
+                            let per_package = lang.ecosystem().release_depends_on_package();
+                            if per_package || !reported.contains(&var) {
                                 problems.push(&var, e.to_string(), lang.ecosystem().release_hint());
                                 reported.push(var);
                             }

@@ -47,6 +47,21 @@ pub enum VersionError {
     TimestampRange(i64),
 }
 
+impl crate::Hint for VersionError {
+    fn exit_status(&self) -> crate::ExitStatus {
+        crate::ExitStatus::Usage
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            VersionError::BadOverride { lang, .. } => {
+                Some(lang.ecosystem().release_hint().to_string())
+            }
+            _ => None,
+        }
+    }
+}
+
 /// A UTC instant with whole-second precision, as used in versions and logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(OffsetDateTime);

@@ -115,11 +115,14 @@ pub fn preflight(
 
 /// The tools a language's adapter needs that are missing from `PATH`.
 fn missing_tools(lang: Lang) -> Vec<String> {
-    match lang {
-        Lang::Go => crate::go::Go.missing_tools(),
-        Lang::Python => crate::python::Python.missing_tools(),
-        Lang::Ts => crate::ts::Ts.missing_tools(),
+    struct MissingTools;
+    impl crate::AdapterVisitor for MissingTools {
+        type Output = Vec<String>;
+        fn visit<A: Adapter>(self, adapter: A) -> Vec<String> {
+            adapter.missing_tools()
+        }
     }
+    crate::with_adapter(lang, MissingTools)
 }
 
 impl<'a, A: Adapter> Run<'a, A> {

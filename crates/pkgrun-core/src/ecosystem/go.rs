@@ -216,6 +216,10 @@ impl Ecosystem for Go {
         }
     }
 
+    fn release_depends_on_package(&self) -> bool {
+        true
+    }
+
     fn release_hint(&self) -> &'static str {
         "use a canonical Go version such as v1.4.0 that agrees with the module path's /vN suffix, or unset it to publish a snapshot"
     }

@@ -156,6 +156,11 @@ pub trait Ecosystem: Sync {
     /// Validates a release (override) version, returning the form to publish or what
     /// is wrong with it.
     fn check_release(&self, input: &VersionInput<'_>, version: &str) -> Result<String, String>;
+    /// Whether a release version can be valid for one package and not another (Go: the
+    /// module path's major suffix), so each package's problem is reported.
+    fn release_depends_on_package(&self) -> bool {
+        false
+    }
     /// How to fix a refused release version.
     fn release_hint(&self) -> &'static str;
     /// The upstream probe's separator and an example (`@`, `lodash@4.17.21`).

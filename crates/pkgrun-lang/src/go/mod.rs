@@ -12,7 +12,7 @@
 //!   `go mod download`s with two empty module caches, with the registry's cache
 //!   counters as evidence).
 //!
-//! The registry URL is the same for uploads and GOPROXY reads (DESIGN §3), so what the
+//! The registry URL is the same for uploads and GOPROXY reads (README, "Environment contract"), so what the
 //! smoke reads is exactly what consumers read.
 
 mod build;

@@ -8,7 +8,8 @@
 //! * [`upload`]: the legacy upload API and its re-upload semantics.
 //! * [`consumer`]: the fresh-venv install and import, and the upstream probe.
 //!
-//! Environment (DESIGN §3): `{PREFIX}_PYPI_REPOSITORY_URL` (upload endpoint, e.g. devpi's
+//! Environment (README, "Environment contract"; the names are constants in
+//! `pkgrun_core::ecosystem::python`): `{PREFIX}_PYPI_REPOSITORY_URL` (upload endpoint, e.g. devpi's
 //! `…/root/ameide/`), `{PREFIX}_PYPI_USERNAME`, `{PREFIX}_PYPI_PASSWORD`, and
 //! `PIP_INDEX_URL` (the simple index consumers install from, `…/+simple/`). Child
 //! processes get the index URL through their environment, never their arguments, since it
@@ -230,7 +231,7 @@ impl Adapter for Python {
         ctx.http.get(page.as_str())?;
 
         let manifest = job.workdir.join("pyproject.toml");
-        let text = std::fs::read_to_string(&manifest)?;
+        let text = fs_err::read_to_string(&manifest)?;
         let pins: Vec<SiblingPin> = job
             .pins
             .iter()
@@ -246,7 +247,7 @@ impl Adapter for Python {
                     "pkgrun needs a static [project].version to replace (see docs/python.md)",
                 )
         })?;
-        std::fs::write(&manifest, edited)?;
+        fs_err::write(&manifest, edited)?;
 
         let out = ctx.scratch_dir(&format!("dist-{}", job.package.state_key))?;
         ctx.run(&self.build_command(job, &out, &env), FailureKind::Publish)
@@ -326,7 +327,7 @@ impl Adapter for Python {
 fn collect_build(out: &Path, job: &BuildJob) -> Result<PythonBuild, Failure> {
     let mut wheels = Vec::new();
     let mut sdists = Vec::new();
-    for entry in std::fs::read_dir(out)? {
+    for entry in fs_err::read_dir(out)? {
         let path = entry?.path();
         let Some(filename) = path
             .file_name()
@@ -373,7 +374,7 @@ fn collect_build(out: &Path, job: &BuildJob) -> Result<PythonBuild, Failure> {
     }
     let mut files = Vec::new();
     for ((path, filename), kind) in [(wheel, ArtifactKind::Wheel), (sdist, ArtifactKind::Sdist)] {
-        let bytes = std::fs::read(&path)?;
+        let bytes = fs_err::read(&path)?;
         files.push(BuiltFile {
             sha256: sha256_hex(&bytes),
             path,
@@ -433,8 +434,8 @@ mod tests {
             "ameide_telemetry",
             "1.4.0",
         );
-        std::fs::write(out.join("ameide_telemetry-1.4.0.tar.gz"), b"sdist bytes").unwrap();
-        std::fs::write(out.join(".gitignore"), b"*").unwrap();
+        fs_err::write(out.join("ameide_telemetry-1.4.0.tar.gz"), b"sdist bytes").unwrap();
+        fs_err::write(out.join(".gitignore"), b"*").unwrap();
         let pkg = package(out);
         let job = BuildJob {
             package: &pkg,
@@ -472,7 +473,7 @@ mod tests {
             "ameide-telemetry",
             "0.1.0",
         );
-        std::fs::write(out.join("ameide_telemetry-0.1.0.tar.gz"), b"x").unwrap();
+        fs_err::write(out.join("ameide_telemetry-0.1.0.tar.gz"), b"x").unwrap();
         let pkg = package(out);
         let job = BuildJob {
             package: &pkg,
@@ -487,7 +488,7 @@ mod tests {
             "{err}"
         );
 
-        std::fs::remove_file(out.join("ameide_telemetry-0.1.0.tar.gz")).unwrap();
+        fs_err::remove_file(out.join("ameide_telemetry-0.1.0.tar.gz")).unwrap();
         let err = collect_build(out, &job).unwrap_err();
         assert!(
             err.message.contains("exactly one wheel and one sdist"),

@@ -11,8 +11,10 @@ use anyhow::Result;
 use pkgrun_core::env::ProcessEnv;
 use pkgrun_core::log::Logger;
 use pkgrun_core::plan::{select_languages, VersionPlan};
-use pkgrun_core::{Config, Lang};
-use pkgrun_lang::{preflight, Adapter, Failure, Outcome as PhaseOutcome, Phase, Run};
+use pkgrun_core::Config;
+use pkgrun_lang::{
+    preflight, Adapter, AdapterVisitor, Failure, Outcome as PhaseOutcome, Phase, Run,
+};
 
 use super::{load_config, logger, state_sync, Outcome};
 use crate::cli::{Globals, PipelineArgs};
@@ -40,32 +42,16 @@ pub fn run(phases: Phases, args: PipelineArgs, globals: &Globals) -> Result<Outc
     let log = logger(globals);
     let mut worst: Option<Failure> = None;
     for lang in langs {
-        let outcome = match lang {
-            Lang::Go => run_lang(
-                pkgrun_lang::go::Go,
-                &config,
-                env.clone(),
-                plan.as_ref(),
-                &log,
+        let outcome = pkgrun_lang::with_adapter(
+            lang,
+            RunLang {
+                config: &config,
+                env: env.clone(),
+                plan: plan.as_ref(),
+                log: &log,
                 phases,
-            ),
-            Lang::Python => run_lang(
-                pkgrun_lang::python::Python,
-                &config,
-                env.clone(),
-                plan.as_ref(),
-                &log,
-                phases,
-            ),
-            Lang::Ts => run_lang(
-                pkgrun_lang::ts::Ts,
-                &config,
-                env.clone(),
-                plan.as_ref(),
-                &log,
-                phases,
-            ),
-        };
+            },
+        );
         let outcome = match (outcome, &sink) {
             (Ok(mut outcome), Some(sink)) if phases != Phases::Publish => {
                 if let Some(failure) =
@@ -98,14 +84,31 @@ pub fn run(phases: Phases, args: PipelineArgs, globals: &Globals) -> Result<Outc
     }
 }
 
-fn run_lang<A: Adapter>(
-    adapter: A,
-    config: &Config,
+/// One language's phases, with whichever adapter [`pkgrun_lang::with_adapter`] gives.
+struct RunLang<'a> {
+    config: &'a Config,
     env: pkgrun_core::env::Resolved,
-    plan: Option<&VersionPlan>,
-    log: &Logger,
+    plan: Option<&'a VersionPlan>,
+    log: &'a Logger,
     phases: Phases,
-) -> Result<PhaseOutcome, Failure> {
+}
+
+impl AdapterVisitor for RunLang<'_> {
+    type Output = Result<PhaseOutcome, Failure>;
+
+    fn visit<A: Adapter>(self, adapter: A) -> Self::Output {
+        run_lang(adapter, self)
+    }
+}
+
+fn run_lang<A: Adapter>(adapter: A, args: RunLang<'_>) -> Result<PhaseOutcome, Failure> {
+    let RunLang {
+        config,
+        env,
+        plan,
+        log,
+        phases,
+    } = args;
     let run = Run::new(adapter, config, env, plan, log)?;
     Ok(match phases {
         Phases::Publish => run.publish(),
