@@ -17,6 +17,9 @@
 //! * [`kube_apiserver`]: [`KubeApiServer`], a real kube-apiserver (embedded etcd, RBAC) on
 //!   loopback, with an admin client, service-account tokens and a fake kubelet for pod logs.
 //! * [`state`]: [`state_document`], a minimal valid state document.
+//! * [`workspace`]: [`workspace::example_copy`], [`workspace::tree_digest`] and one `pkgrun`
+//!   command per language with its environment ([`workspace::pkgrun_with_python_env`],
+//!   [`workspace::pkgrun_with_ts_env`]; Go's is [`go::pkgrun_with_go_env`]).
 //! * [`forwarder`]: [`TcpForwarder`], a loopback TCP forwarder / CONNECT proxy that a test can
 //!   shut down to make an upstream unreachable.
 
@@ -30,6 +33,7 @@ pub mod process;
 pub mod python;
 pub mod state;
 pub mod verdaccio;
+pub mod workspace;
 
 pub use devpi::Devpi;
 pub use forwarder::TcpForwarder;
