@@ -6,6 +6,7 @@
 //! collected into one [`EnvError`], so a user fixes everything in one go.
 
 use crate::config::Config;
+use crate::ecosystem::go::GONOSUMDB;
 use crate::env::{self, EnvError, EnvSource, Problems, Resolved};
 use crate::git;
 use crate::lang::Lang;
@@ -209,7 +210,7 @@ fn environment_into(
             return None;
         }
     };
-    if let (true, Some(prefixes)) = (langs.contains(&Lang::Go), resolved.prefixes("GONOSUMDB")) {
+    if let (true, Some(prefixes)) = (langs.contains(&Lang::Go), resolved.prefixes(GONOSUMDB.name)) {
         let uncovered: Vec<&str> = config
             .section(Lang::Go)
             .map(|s| {
@@ -224,7 +225,7 @@ fn environment_into(
             .collect();
         if !uncovered.is_empty() {
             problems.push(
-                "GONOSUMDB",
+                GONOSUMDB.name,
                 format!(
                     "does not cover the configured Go module{} {}",
                     if uncovered.len() == 1 { "" } else { "s" },

@@ -276,18 +276,9 @@ pub struct EnvArgs {
     pub langs: Vec<Lang>,
 }
 
-/// The help after publish/smoke/run: the environment lines come from each ecosystem's
-/// variable constants, so they cannot drift from what the env check asks for.
-fn pipeline_help() -> String {
-    let mut help = String::from(
-        "Examples:
-  pkgrun run                          publish and smoke every configured language
-  pkgrun publish go                   publish the Go modules only
-  VERBOSE=1 pkgrun smoke python ts    smoke what the state directory records, with tool output
-
-Environment (checked before anything is touched; all problems reported at once, exit 2):
-",
-    );
+/// One line per ecosystem naming its variables, from the ecosystem's constants.
+fn ecosystem_env_lines() -> String {
+    let mut help = String::new();
     for lang in Lang::ALL {
         let eco = lang.ecosystem();
         let (required, optional): (Vec<_>, Vec<_>) = eco
@@ -313,6 +304,30 @@ Environment (checked before anything is touched; all problems reported at once, 
         }
         help.push('\n');
     }
+    help
+}
+
+/// The help after `config`: its `--env` check names the same variables.
+fn config_help() -> String {
+    format!(
+        "Examples:\n  pkgrun config check\n  pkgrun --config examples/monorepo/pkgrun.toml config check --env\n\nEnvironment (checked with --env):\n{}  all:     {{PREFIX}}_{{LANG}}_SDK_VERSION overrides (and _{{STATE_KEY}} ones), when set, must be valid",
+        ecosystem_env_lines()
+    )
+}
+
+/// The help after publish/smoke/run: the environment lines come from each ecosystem's
+/// variable constants, so they cannot drift from what the env check asks for.
+fn pipeline_help() -> String {
+    let mut help = String::from(
+        "Examples:
+  pkgrun run                          publish and smoke every configured language
+  pkgrun publish go                   publish the Go modules only
+  VERBOSE=1 pkgrun smoke python ts    smoke what the state directory records, with tool output
+
+Environment (checked before anything is touched; all problems reported at once, exit 2):
+",
+    );
+    help.push_str(&ecosystem_env_lines());
     help.push_str(
         "  publish: SOURCE_GIT_SHA (else HEAD of the repository), {PREFIX}_{LANG}_SDK_VERSION overrides,
            {PREFIX}_{LANG}_SDK_VERSION_{STATE_KEY} for one package
@@ -344,7 +359,7 @@ pub enum ConfigCommand {
     /// Load and validate pkgrun.toml and every package manifest, and print a summary.
     #[command(
         long_about = "Load pkgrun.toml, check every key and every package (directory, manifest, name, state key, base version, smoke checks, sibling dependency cycles) and print a summary. With --env, also check the environment contract of every configured language (registry URLs, credentials, GONOSUMDB/GOPRIVATE, version overrides) and report every problem at once.",
-        after_help = "Examples:\n  pkgrun config check\n  pkgrun --config examples/monorepo/pkgrun.toml config check --env\n\nEnvironment (checked with --env):\n  go:      GO_REGISTRY_URL, GO_REGISTRY_TOKEN, GONOSUMDB; GOPRIVATE/GONOPROXY must not cover GONOSUMDB's prefixes\n  python:  {PREFIX}_PYPI_REPOSITORY_URL, {PREFIX}_PYPI_USERNAME, {PREFIX}_PYPI_PASSWORD, PIP_INDEX_URL\n  ts:      NPM_REGISTRY_URL, NPM_AUTH_TOKEN\n  all:     {PREFIX}_{LANG}_SDK_VERSION overrides, when set, must be valid"
+        after_help = config_help()
     )]
     Check {
         /// Also check the environment contract of the configured languages.
@@ -374,11 +389,12 @@ mod tests {
     }
 
     #[test]
-    fn pipeline_help_names_every_ecosystem_variable() {
-        let help = pipeline_help();
-        for lang in Lang::ALL {
-            for var in lang.ecosystem().env_vars() {
-                assert!(help.contains(&var.documented_name()), "{}", var.name);
+    fn help_names_every_ecosystem_variable() {
+        for help in [pipeline_help(), config_help()] {
+            for lang in Lang::ALL {
+                for var in lang.ecosystem().env_vars() {
+                    assert!(help.contains(&var.documented_name()), "{}", var.name);
+                }
             }
         }
     }
