@@ -12,7 +12,9 @@ cd "$repo"
 . scripts/lib/logging.sh
 export LOG_PREFIX=packages:main-job
 
-run_step "install pinned tools" -- bash scripts/tools/install-all.sh
+# Only what this job uses; helm, the test kube-apiserver and the other test-only tools
+# are installed by the test command (scripts/test.sh).
+run_step "install the registries and build tools" -- bash scripts/tools/install-all.sh --main-job
 run_step "build pkgrun, go-registry and loopback-registries" -- \
   cargo build -p pkgrun -p go-registry -p pkgrun-e2e --bins
 bin="${CARGO_TARGET_DIR:-$repo/target}/debug"

@@ -83,6 +83,49 @@ pub struct Args {
     #[arg(long, env = "GO_REGISTRY_MEMORY_CACHE_BYTES", default_value_t = 128 << 20)]
     pub memory_cache_bytes: u64,
 
+    /// Accept an `http://` upstream. Without it only `https://` upstreams are accepted: what
+    /// the upstream serves is cached and then served as immutable.
+    #[arg(long, env = "GO_REGISTRY_ALLOW_HTTP_UPSTREAM")]
+    pub allow_http_upstream: bool,
+
+    /// Checksum database names proxied under `/sumdb/<name>/` and used to verify what is
+    /// cached from the upstream (comma-separated; a `name+hash+key` verifier key is
+    /// accepted too). Default: `go env GOSUMDB`. `off` disables both.
+    #[arg(long, env = "GO_REGISTRY_SUMDB", value_delimiter = ',')]
+    pub sumdb: Vec<String>,
+
+    /// Seconds a client has to send the request line and headers; also how long a
+    /// kept-alive connection may sit idle.
+    #[arg(long, env = "GO_REGISTRY_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout: u64,
+
+    /// Seconds a request body may send nothing before the request fails.
+    #[arg(long, env = "GO_REGISTRY_BODY_TIMEOUT", default_value_t = 30)]
+    pub body_timeout: u64,
+
+    /// Seconds a handler may take to produce its response headers (upstream fetches
+    /// included).
+    #[arg(long, env = "GO_REGISTRY_REQUEST_TIMEOUT", default_value_t = 600)]
+    pub request_timeout: u64,
+
+    /// Open connections at most; more are closed right after accept.
+    #[arg(long, env = "GO_REGISTRY_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+
+    /// Upstream fetches (module versions, lists, checksum database) running at once; more
+    /// wait their turn.
+    #[arg(long, env = "GO_REGISTRY_MAX_UPSTREAM_FETCHES", default_value_t = 16)]
+    pub max_upstream_fetches: usize,
+
+    /// Bytes of module zips held in memory for checking at once (uploads and upstream
+    /// misses are streamed to staging first; checks wait for room).
+    #[arg(long, env = "GO_REGISTRY_MAX_CHECK_BYTES", default_value_t = 1 << 30)]
+    pub max_check_bytes: u64,
+
+    /// Seconds in-flight requests get after SIGTERM before connections are dropped.
+    #[arg(long, env = "GO_REGISTRY_SHUTDOWN_TIMEOUT", default_value_t = 10)]
+    pub shutdown_timeout: u64,
+
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `debug`.
     #[arg(long, env = "GO_REGISTRY_LOG", default_value = "info")]
     pub log: String,
@@ -134,6 +177,15 @@ pub enum ConfigError {
     /// The upstream is not an http(s) URL.
     #[error("upstream {0:?} is not an http(s) URL (or `off`)")]
     BadUpstream(String),
+    /// The upstream is plain HTTP and that was not allowed.
+    #[error(
+        "upstream {0:?} is plain http://, so anyone on the path could change what gets cached; \
+         use an https:// upstream, or pass --allow-http-upstream if the network is trusted"
+    )]
+    HttpUpstream(String),
+    /// A numeric limit is zero.
+    #[error("--{0} must be at least 1")]
+    ZeroLimit(&'static str),
     /// The storage root cannot be created or used.
     #[error("storage root {path} is not usable")]
     Storage {
@@ -185,6 +237,14 @@ pub struct Config {
     pub limits: Limits,
     /// Bytes of stored files kept in memory (0 = off).
     pub memory_cache_bytes: u64,
+    /// Connection-level timeouts and caps.
+    pub server: crate::server::ServerLimits,
+    /// Upstream fetches at once.
+    pub max_upstream_fetches: usize,
+    /// Zip bytes held in memory for checks at once.
+    pub max_check_bytes: u64,
+    /// Checksum databases proxied and used for verification (empty = off).
+    pub sumdb: Vec<crate::sumdb::SumdbName>,
 }
 
 /// Size limits on the parts of an upload.
@@ -223,15 +283,20 @@ impl Config {
             private: Vec::new(),
             limits: Limits::default(),
             memory_cache_bytes: 0,
+            server: crate::server::ServerLimits::default(),
+            max_upstream_fetches: 16,
+            max_check_bytes: 1 << 30,
+            sumdb: Vec::new(),
         }
     }
 
-    /// Resolve flags + environment into a configuration. `go_env_goproxy` is called only
-    /// when no upstream was given (so tests and `off` never run `go`).
+    /// Resolve flags + environment into a configuration. `go_env` (`go env <NAME>`) is
+    /// called only for what was not given: GOPROXY when no upstream was given, GOSUMDB when
+    /// no `--sumdb` was given and there is an upstream (so tests and `off` never run `go`).
     pub fn from_args(
         args: &Args,
         env_token: Option<String>,
-        go_env_goproxy: impl FnOnce() -> Option<String>,
+        go_env: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
         let storage = absolute(&args.storage);
         let staging = args
@@ -267,7 +332,39 @@ impl Config {
             Some(u) if is_off(u) => None,
             Some(u) => Some(normalize_upstream(u)?),
             None if args.mode == Mode::UploadOnly => None,
-            None => go_env_goproxy().and_then(|v| first_http_entry(&v)),
+            None => go_env("GOPROXY").and_then(|v| first_http_entry(&v)),
+        };
+        if let Some(u) = &upstream {
+            if u.starts_with("http://") && !args.allow_http_upstream {
+                return Err(ConfigError::HttpUpstream(u.clone()));
+            }
+        }
+        let sumdb = match (&upstream, args.sumdb.as_slice()) {
+            (None, _) => Vec::new(),
+            (Some(_), []) => go_env("GOSUMDB")
+                .map(|v| crate::sumdb::parse_names(std::slice::from_ref(&v)))
+                .unwrap_or_default(),
+            (Some(_), given) => crate::sumdb::parse_names(given),
+        };
+        for (flag, value) in [
+            ("header-timeout", args.header_timeout),
+            ("body-timeout", args.body_timeout),
+            ("request-timeout", args.request_timeout),
+            ("max-connections", args.max_connections as u64),
+            ("max-upstream-fetches", args.max_upstream_fetches as u64),
+            ("max-check-bytes", args.max_check_bytes),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::ZeroLimit(flag));
+            }
+        }
+        let secs = std::time::Duration::from_secs;
+        let server = crate::server::ServerLimits {
+            header_timeout: secs(args.header_timeout),
+            body_timeout: secs(args.body_timeout),
+            request_timeout: secs(args.request_timeout),
+            max_connections: args.max_connections,
+            shutdown_timeout: secs(args.shutdown_timeout),
         };
 
         Ok(Config {
@@ -288,6 +385,10 @@ impl Config {
                 ..Limits::default()
             },
             memory_cache_bytes: args.memory_cache_bytes,
+            server,
+            max_upstream_fetches: args.max_upstream_fetches,
+            max_check_bytes: args.max_check_bytes,
+            sumdb,
         })
     }
 }
@@ -322,10 +423,10 @@ pub fn first_http_entry(goproxy: &str) -> Option<String> {
         .map(|e| e.trim_end_matches('/').to_string())
 }
 
-/// Run `go env GOPROXY`; `None` if `go` is missing or fails.
-pub fn go_env_goproxy() -> Option<String> {
+/// Run `go env <name>`; `None` if `go` is missing or fails.
+pub fn go_env(name: &str) -> Option<String> {
     let out = std::process::Command::new("go")
-        .args(["env", "GOPROXY"])
+        .args(["env", name])
         .output()
         .ok()?;
     if !out.status.success() {
@@ -393,19 +494,30 @@ mod tests {
 
     #[test]
     fn upstream_resolution() {
-        let never = || -> Option<String> { panic!("go env must not run") };
+        let never = |_: &str| -> Option<String> { panic!("go env must not run") };
         let c = Config::from_args(&args(&["--upstream", "off"]), None, never).unwrap();
         assert_eq!(c.upstream, None);
-        let c =
-            Config::from_args(&args(&["--upstream", "http://127.0.0.1:9/"]), None, never).unwrap();
+        let a = args(&[
+            "--upstream",
+            "http://127.0.0.1:9/",
+            "--allow-http-upstream",
+            "--sumdb",
+            "off",
+        ]);
+        let c = Config::from_args(&a, None, never).unwrap();
         assert_eq!(c.upstream.as_deref(), Some("http://127.0.0.1:9"));
-        // Default: the first http(s) entry of `go env GOPROXY`.
-        let c = Config::from_args(&args(&[]), None, || {
-            Some("direct,http://127.0.0.1:7,off".into())
-        })
-        .unwrap();
-        assert_eq!(c.upstream.as_deref(), Some("http://127.0.0.1:7"));
-        let c = Config::from_args(&args(&[]), None, || Some("off".into())).unwrap();
+        assert!(c.sumdb.is_empty());
+        // Default: the first http(s) entry of `go env GOPROXY`, and GOSUMDB's names.
+        let env = |name: &str| match name {
+            "GOPROXY" => Some("direct,https://127.0.0.1:7,off".into()),
+            "GOSUMDB" => Some("sum.test.example".into()),
+            _ => None,
+        };
+        let c = Config::from_args(&args(&[]), None, env).unwrap();
+        assert_eq!(c.upstream.as_deref(), Some("https://127.0.0.1:7"));
+        assert_eq!(c.sumdb.len(), 1);
+        assert_eq!(c.sumdb[0].name, "sum.test.example");
+        let c = Config::from_args(&args(&[]), None, |_: &str| Some("off".into())).unwrap();
         assert_eq!(c.upstream, None);
         assert!(matches!(
             Config::from_args(&args(&["--upstream", "ftp://x"]), None, never),
@@ -414,8 +526,39 @@ mod tests {
     }
 
     #[test]
+    fn plain_http_upstream_needs_the_flag() {
+        let never = |_: &str| -> Option<String> { panic!("go env must not run") };
+        let err = Config::from_args(
+            &args(&["--upstream", "http://127.0.0.1:9", "--sumdb", "off"]),
+            None,
+            never,
+        )
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::HttpUpstream(_)), "{err}");
+        assert!(err.to_string().contains("--allow-http-upstream"), "{err}");
+        // The same holds for an upstream taken from `go env GOPROXY`.
+        let env = |_: &str| Some("http://127.0.0.1:7".to_string());
+        assert!(matches!(
+            Config::from_args(&args(&[]), None, env),
+            Err(ConfigError::HttpUpstream(_))
+        ));
+    }
+
+    #[test]
+    fn zero_limits_are_refused() {
+        let never = |_: &str| -> Option<String> { None };
+        let err = Config::from_args(
+            &args(&["--upstream", "off", "--max-connections", "0"]),
+            None,
+            never,
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "--max-connections must be at least 1");
+    }
+
+    #[test]
     fn tokens_and_modes() {
-        let never = || -> Option<String> { None };
+        let never = |_: &str| -> Option<String> { None };
         let c = Config::from_args(&args(&[]), Some(" t0k \n".into()), never).unwrap();
         assert_eq!(c.tokens.len(), 1);
         assert!(c.tokens[0].matches(b"t0k"));

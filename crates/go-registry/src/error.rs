@@ -29,6 +29,9 @@ pub enum AppError {
     /// 409: the version exists with other bytes.
     #[error("{0}")]
     Conflict(String),
+    /// 408: the request body stalled.
+    #[error("{0}")]
+    Timeout(String),
     /// 413: a part of the upload is over its size limit.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -50,6 +53,7 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Gone(_) => StatusCode::GONE,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

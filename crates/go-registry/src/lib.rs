@@ -6,7 +6,10 @@
 //! * The GOPROXY read protocol (`@v/list`, `.info`, `.mod`, `.zip`, `@latest`) is served
 //!   from storage, falling back to an upstream proxy on a miss and caching what it fetched
 //!   ([`routes::proxy`], [`upstream`]).
+//! * `/sumdb/<name>/…` is proxied to the upstream's checksum database ([`sumdb`]).
 //! * `/healthz`, `/readyz`, `/metrics` ([`metrics`]).
+//!
+//! Connections are served by [`server`] (timeouts, connection cap, shutdown deadline).
 //!
 //! The binary (`src/main.rs`) only parses flags and calls [`run`]; tests build the router
 //! with [`build_router`] or start the binary.
@@ -17,7 +20,9 @@ pub mod logging;
 pub mod metrics;
 pub mod private;
 pub mod routes;
+pub mod server;
 pub mod storage;
+pub mod sumdb;
 pub mod upstream;
 pub mod validate;
 
@@ -27,6 +32,7 @@ use std::sync::{Arc, Mutex};
 pub use config::{Args, Config, Mode};
 pub use error::AppError;
 pub use routes::build_router;
+pub use server::serve;
 
 /// Shared state of all handlers: cheap to clone.
 #[derive(Clone, Debug)]
@@ -45,6 +51,9 @@ pub struct Inner {
     pub metrics: metrics::Metrics,
     /// In-memory copies of stored files.
     pub file_cache: storage::cache::FileCache,
+    /// Room for zips held in memory while they are checked, in [`CHECK_UNIT`]s.
+    check_budget: Arc<tokio::sync::Semaphore>,
+    check_units: u32,
     /// One lock per `module@version` being fetched from upstream, so concurrent misses
     /// fetch once.
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -73,28 +82,50 @@ impl AppState {
     pub fn new(config: Config) -> Result<Self, StartError> {
         let storage = storage::Storage::open(&config.storage, &config.staging)?;
         let upstream = match (&config.upstream, config.mode) {
-            (Some(base), Mode::Standalone) => {
-                Some(upstream::Upstream::new(base).map_err(StartError::Client)?)
-            }
+            (Some(base), Mode::Standalone) => Some(
+                upstream::Upstream::new(base, config.max_upstream_fetches)
+                    .map_err(StartError::Client)?,
+            ),
             _ => None,
         };
         let file_cache = storage::cache::FileCache::new(config.memory_cache_bytes);
+        let check_units = u32::try_from(config.max_check_bytes.div_ceil(CHECK_UNIT))
+            .unwrap_or(u32::MAX)
+            .clamp(1, tokio::sync::Semaphore::MAX_PERMITS as u32);
         Ok(AppState(Arc::new(Inner {
             config,
             storage,
             upstream,
             metrics: metrics::Metrics::new(),
             file_cache,
+            check_budget: Arc::new(tokio::sync::Semaphore::new(check_units as usize)),
+            check_units,
             inflight: Mutex::new(HashMap::new()),
         })))
     }
 
-    /// The upstream to ask about `module`, unless the module is private or there is none.
+    /// The upstream to ask about `module`, unless there is none or the module is private:
+    /// it matches `--private`, or a version of it was uploaded here (so an upstream module
+    /// of the same name can never be merged in: no dependency confusion).
     pub fn upstream_for(&self, module: &str) -> Option<&upstream::Upstream> {
-        if private::matches_any(&self.config.private, module) {
+        let up = self.upstream.as_ref()?;
+        if private::matches_any(&self.config.private, module) || self.storage.is_private(module) {
             return None;
         }
-        self.upstream.as_ref()
+        Some(up)
+    }
+
+    /// Wait for room to hold `len` bytes of zip in memory (the whole budget at most, so
+    /// one large zip still gets through alone).
+    pub async fn check_room(&self, len: u64) -> tokio::sync::OwnedSemaphorePermit {
+        let units = u32::try_from(len.div_ceil(CHECK_UNIT))
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.check_units);
+        self.check_budget
+            .clone()
+            .acquire_many_owned(units)
+            .await
+            .expect("the check budget is never closed")
     }
 
     /// The lock serialising upstream fetches of one key.
@@ -116,17 +147,8 @@ impl AppState {
     }
 }
 
-/// Serve `state` on an already bound listener until `shutdown` resolves.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let app = build_router(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-}
+/// The unit of the zip check budget (`--max-check-bytes`).
+pub const CHECK_UNIT: u64 = 64 << 10;
 
 /// Resolves on SIGTERM or Ctrl-C.
 pub async fn shutdown_signal() {

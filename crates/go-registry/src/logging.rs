@@ -83,12 +83,31 @@ fn push_field(out: &mut String, name: &str, value: &str) {
     out.push(' ');
     out.push_str(name);
     out.push('=');
-    // Quote values with spaces so a line stays splittable on whitespace.
-    if value.is_empty() || value.contains(char::is_whitespace) {
+    // Quote values with spaces so a line stays splittable on whitespace; `{:?}` also
+    // escapes control characters.
+    if value.is_empty() || value.contains(char::is_whitespace) || value.contains(char::is_control) {
         out.push_str(&format!("{value:?}"));
     } else {
         out.push_str(value);
     }
+}
+
+/// `text` with control characters (newlines, escape sequences, NUL, ...) written as
+/// `\u{..}` escapes: module paths and versions come from clients, and must not forge
+/// log lines or drive a terminal.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// One log line (without the trailing newline) at a given time.
@@ -104,7 +123,7 @@ pub fn format_line(
         .format(TIMESTAMP)
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_string());
     // Child lines and multi-line messages must not break the one-line-per-event rule.
-    let message = message.replace(['\n', '\r'], " ");
+    let message = escape_controls(message);
     format!("[{scope}] {ts} {} {message}{fields}", level_word(level))
 }
 
@@ -146,6 +165,25 @@ pub fn init(filter: &str) {
         .with_ansi(false)
         .event_format(LineFormat::default())
         .try_init();
+    install_panic_hook();
+}
+
+/// Report a panic as one `fail` line (where and what, no backtrace): the handler's
+/// request is answered with a 500 by the router's panic guard.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown payload".to_string());
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!("panic at {at}: {what}");
+    }));
 }
 
 #[cfg(test)]
@@ -171,8 +209,29 @@ mod tests {
         );
         assert_eq!(
             format_line(SCOPE, now, &Level::ERROR, "a\nb", ""),
-            "[packages:go-registry] 2026-11-27T22:10:05Z fail a b"
+            "[packages:go-registry] 2026-11-27T22:10:05Z fail a\\nb"
         );
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        let now = time::macros::datetime!(2026-11-27 22:10:05 UTC);
+        // A forged second line and a terminal escape sequence from a client-chosen path.
+        let line = format_line(
+            SCOPE,
+            now,
+            &Level::INFO,
+            "rejected m\r\n[packages:go-registry] fake \u{1b}[31mred\u{0}",
+            "",
+        );
+        assert!(!line.contains(|c: char| c.is_control()), "{line:?}");
+        assert!(
+            line.ends_with("rejected m\\r\\n[packages:go-registry] fake \\u{1b}[31mred\\u{0}"),
+            "{line}"
+        );
+        let mut s = String::new();
+        push_field(&mut s, "module", "m\u{1b}x");
+        assert!(!s.contains('\u{1b}'), "{s:?}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use go_registry::config::{go_env_goproxy, Args, Config, ENV_TOKEN};
+use go_registry::config::{go_env, Args, Config, ENV_TOKEN};
 use go_registry::{logging, serve, shutdown_signal, AppState};
 
 #[tokio::main]
@@ -12,7 +12,7 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     logging::init(&args.log);
     let token = std::env::var(ENV_TOKEN).ok();
-    let config = match Config::from_args(&args, token, go_env_goproxy) {
+    let config = match Config::from_args(&args, token, go_env) {
         Ok(c) => c,
         Err(e) => return startup_error(&e),
     };

@@ -7,7 +7,11 @@
 //! * `go_registry_cache_hits_total` / `go_registry_cache_misses_total{kind}`: proxy reads served
 //!   from storage vs. needing the upstream.
 //! * `go_registry_served_bytes_total{kind}`: body bytes of successful proxy reads.
-//! * `go_registry_upstream_fetches_total{outcome}`: upstream fetches (`ok`, `not_found`, `error`).
+//! * `go_registry_upstream_fetches_total{outcome}`: upstream fetches (`ok`, `not_found`,
+//!   `error`, `rejected` = fetched but failed verification).
+//! * `go_registry_connections_refused_total`: connections closed at once because
+//!   `--max-connections` were open.
+//! * `go_registry_panics_total`: handler panics answered with 500.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -53,6 +57,10 @@ pub struct Metrics {
     pub served_bytes: Family<KindLabels, Counter>,
     /// Upstream fetches by outcome.
     pub upstream_fetches: Family<OutcomeLabels, Counter>,
+    /// Connections refused over the connection cap.
+    pub connections_refused: Counter,
+    /// Handler panics.
+    pub panics: Counter,
 }
 
 impl Default for Metrics {
@@ -97,8 +105,18 @@ impl Metrics {
             "Requests to the upstream proxy by outcome",
             upstream_fetches.clone(),
         );
+        let connections_refused = Counter::default();
+        registry.register(
+            "connections_refused",
+            "Connections closed at accept because the connection cap was reached",
+            connections_refused.clone(),
+        );
+        let panics = Counter::default();
+        registry.register("panics", "Handler panics answered with 500", panics.clone());
         Metrics {
             registry,
+            connections_refused,
+            panics,
             requests,
             uploads,
             cache_hits,

@@ -1,7 +1,9 @@
 //! Validation of an upload against the Go module rules (all rules come from [`gomod`]).
 //!
+//! The same checks run on uploads and on what the upstream serves before it is cached.
+//!
 //! Order matters only for which message a client sees first: path, version (canonical,
-//! major suffix), `.info`, `go.mod`'s module line, then the zip (entries under
+//! major suffix), storage layout, `.info`, `go.mod`'s module line, then the zip (entries under
 //! `module@version/`, no traversal, no case-fold collisions, sizes, no directory entries,
 //! root go.mod equal to the uploaded `mod`). Every failure is a 400 (or 413 for sizes) with a
 //! message that says what to fix.
@@ -11,7 +13,7 @@ use serde::Deserialize;
 use crate::config::Limits;
 use crate::error::AppError;
 
-/// The parts of an upload, read into memory.
+/// The small parts of an upload, read into memory (the zip is staged on disk).
 #[derive(Debug, Default)]
 pub struct Upload {
     /// Module path (unescaped).
@@ -22,8 +24,6 @@ pub struct Upload {
     pub info: Vec<u8>,
     /// go.mod.
     pub mod_file: Vec<u8>,
-    /// Module zip.
-    pub zip: Vec<u8>,
 }
 
 /// What a valid upload is known to hold.
@@ -47,8 +47,39 @@ fn bad(msg: impl Into<String>) -> AppError {
     AppError::BadRequest(msg.into())
 }
 
-/// Check every rule; returns the hashes on success.
-pub fn validate(u: &Upload, limits: &Limits) -> Result<Validated, AppError> {
+/// Longest file name (one path element) the storage writes; Linux' NAME_MAX.
+const NAME_MAX: usize = 255;
+
+/// Whether `module@version` can be stored in Athens' layout without colliding with another
+/// module's files: no path element may look like a version directory (`example.com/a/v1.0.0/x`
+/// would live inside `example.com/a@v1.0.0`), and every element — the version's
+/// `<version>.info` too — must fit in a file name.
+pub fn check_layout(module: &str, version: Option<&str>) -> Result<(), AppError> {
+    for elem in module.split('/').skip(1) {
+        if crate::storage::is_version_dir_name(elem) {
+            return Err(bad(format!(
+                "module path element {elem:?} looks like a version; in the storage layout \
+                 <module>/<version>/ it would collide with another module's version directory"
+            )));
+        }
+    }
+    if let Some(elem) = module.split('/').find(|e| e.len() > NAME_MAX) {
+        return Err(bad(format!(
+            "module path element of {} bytes is longer than {NAME_MAX}",
+            elem.len()
+        )));
+    }
+    if version.is_some_and(|v| v.len() + ".info".len() > NAME_MAX) {
+        return Err(bad(format!(
+            "version is longer than {} bytes",
+            NAME_MAX - ".info".len()
+        )));
+    }
+    Ok(())
+}
+
+/// Check every rule on `u` and the module `zip`; returns the hashes on success.
+pub fn validate(u: &Upload, zip: &[u8], limits: &Limits) -> Result<Validated, AppError> {
     if u.module.is_empty() {
         return Err(bad("field `module` is empty"));
     }
@@ -56,11 +87,12 @@ pub fn validate(u: &Upload, limits: &Limits) -> Result<Validated, AppError> {
         .map_err(|e| bad(format!("invalid module path: {e}")))?;
     gomod::version::check_version_for_module(&u.module, &u.version)
         .map_err(|e| bad(format!("invalid version: {e}")))?;
+    check_layout(&u.module, Some(&u.version))?;
 
-    if u.zip.len() as u64 > limits.zip {
+    if zip.len() as u64 > limits.zip {
         return Err(AppError::PayloadTooLarge(format!(
             "zip is {} bytes; the limit is {} bytes",
-            u.zip.len(),
+            zip.len(),
             limits.zip
         )));
     }
@@ -94,7 +126,7 @@ pub fn validate(u: &Upload, limits: &Limits) -> Result<Validated, AppError> {
         )));
     }
 
-    let summary = gomod::zip::check_zip(&u.module, &u.version, &u.zip).map_err(|e| match e {
+    let summary = gomod::zip::check_zip(&u.module, &u.version, zip).map_err(|e| match e {
         gomod::zip::ZipError::ZipTooLarge { .. } | gomod::zip::ZipError::ContentTooLarge => {
             AppError::PayloadTooLarge(format!("invalid zip: {e}"))
         }

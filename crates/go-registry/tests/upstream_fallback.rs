@@ -3,6 +3,8 @@
 //! upstream is a loopback HTTP forwarder (in this test) to the real upstream proxy taken
 //! from `go env GOPROXY`; the forwarder is shut down before the second fetch, so the second
 //! fetch can only be served from storage. This is the one test that reaches the upstream.
+//! The checksum database stays on: the registry checks uuid's hashes against it before
+//! caching, and the go command verifies them through the registry's `/sumdb/` proxy.
 
 mod common;
 
@@ -91,14 +93,17 @@ impl Drop for Forwarder {
 const UUID: &str = "github.com/google/uuid";
 const UUID_VERSION: &str = "v1.6.0";
 
-fn fetch_uuid(reg: &Registry) -> GoEnv {
-    let mut env = GoEnv::new(&reg.url, "");
-    // uuid is public: its checksum would be verified against the checksum database, which
-    // is not on loopback. The comparison below (same h1 both times, equal to gomod's hash
-    // of the stored zip) stands in for it.
-    env.extra_env.push(("GOSUMDB".into(), "off".into()));
+/// `go get` + `go build` of uuid in a fresh environment with the checksum database on
+/// (GOSUMDB as `go env` has it). Without `go_sum`, the go command verifies uuid through the
+/// registry's `/sumdb/` proxy (the database's own host is not reachable here); with the
+/// go.sum of an earlier fetch, it needs no lookup.
+fn fetch_uuid(reg: &Registry, go_sum: Option<&str>) -> GoEnv {
+    let env = GoEnv::new(&reg.url, "");
     let r = env.go(&["mod", "init", "example.test/consumer"]);
     assert!(r.ok, "{}", r.output);
+    if let Some(sum) = go_sum {
+        std::fs::write(env.consumer().join("go.sum"), sum).unwrap();
+    }
     let r = env.go(&["get", &format!("{UUID}@{UUID_VERSION}")]);
     assert!(
         r.ok,
@@ -127,8 +132,17 @@ fn upstream_fetch_is_cached_and_served_after_upstream_is_gone() {
         ..Default::default()
     });
 
-    // First fetch: a miss, filled from the upstream through the forwarder.
-    let first = fetch_uuid(&reg);
+    // First fetch: a miss, filled from the upstream through the forwarder, and verified by
+    // the go command against the checksum database through the registry.
+    let first = fetch_uuid(&reg, None);
+    let metrics = reg.get_text("/metrics").1;
+    assert!(
+        metric(
+            &metrics,
+            "go_registry_requests_total{route=\"sumdb\",status=\"200\"}"
+        ) >= 2.0,
+        "the go command used the registry's checksum database proxy:\n{metrics}"
+    );
     assert!(
         fwd.requests.load(Ordering::SeqCst) >= 3,
         "info, mod and zip came through the forwarder"
@@ -150,7 +164,8 @@ fn upstream_fetch_is_cached_and_served_after_upstream_is_gone() {
     );
 
     let before = reg.get_text("/metrics").1;
-    let second = fetch_uuid(&reg);
+    let go_sum = std::fs::read_to_string(first.consumer().join("go.sum")).unwrap();
+    let second = fetch_uuid(&reg, Some(&go_sum));
     assert_eq!(
         second.go_sum_h1(UUID, UUID_VERSION).as_deref(),
         Some(h1_first.as_str())

@@ -1,7 +1,6 @@
 //! Upstream faults and privacy, against a FAKE upstream (a loopback axum server in this
 //! test that answers every request with a fixed status and counts what it was asked):
-//! * a failing upstream (503) turns a miss into 502, but stored versions are still served
-//!   and `@v/list` falls back to the stored versions;
+//! * a failing upstream (503) turns a miss into 502, but stored versions are still served;
 //! * an upstream "not found" (404) is a 404, and a 410 is passed on as 410;
 //! * modules matching `--private` are never sent to the upstream.
 //!
@@ -77,20 +76,25 @@ fn failing_upstream_gives_502_but_stored_versions_still_serve() {
         (200, m.zip.clone())
     );
     assert_eq!(fake.count.load(Ordering::SeqCst), 0);
-    // Miss with a failing upstream: 502, with no upstream detail in the body.
-    let (s, body) = reg.get_text(&format!("/{MODULE}/@v/v1.0.1.info"));
+    // Miss of a public module with a failing upstream: 502, with no upstream detail in
+    // the body, and nothing half-cached.
+    const PUBLIC: &str = "public.test.example/faults";
+    let (s, body) = reg.get_text(&format!("/{PUBLIC}/@v/v1.0.1.info"));
     assert_eq!(s, 502, "{body}");
     assert!(!body.contains("127.0.0.1"), "{body}");
     assert!(fake.count.load(Ordering::SeqCst) >= 1);
-    // Nothing half-cached.
-    assert!(!reg.storage.join(MODULE).join("v1.0.1").exists());
-    // list: the upstream fails, the stored versions are the answer.
+    assert!(!reg.storage.join(PUBLIC).join("v1.0.1").exists());
+    assert_eq!(reg.staged_entries(), Vec::<String>::new());
+    // The uploaded module is private: its list and @latest are the stored versions, and
+    // the upstream is not asked (so its failure does not matter).
+    let asked = fake.count.load(Ordering::SeqCst);
     let (s, list) = reg.get_text(&format!("/{MODULE}/@v/list"));
     assert_eq!((s, list.as_str()), (200, "v1.0.0\n"));
-    // @latest: same.
     let (s, latest) = reg.get_text(&format!("/{MODULE}/@latest"));
     assert_eq!(s, 200);
     assert!(latest.contains("v1.0.0"), "{latest}");
+    assert_eq!(reg.get(&format!("/{MODULE}/@v/v1.0.1.info")).0, 404);
+    assert_eq!(fake.count.load(Ordering::SeqCst), asked);
     // Unknown module and a failing upstream: 502 (not a misleading 404).
     assert_eq!(reg.get("/mods.test.example/unknown/@v/list").0, 502);
 }

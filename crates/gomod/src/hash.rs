@@ -205,6 +205,9 @@ pub(crate) fn read_entry_digest<R: Read + std::io::Seek>(
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut actual = 0u64;
+    // Never inflate more than one byte past the declared size: a zip bomb (small
+    // declared size, huge content) is caught at that byte, not after decompressing it all.
+    let mut entry = (&mut entry).take(declared.saturating_add(1));
     loop {
         let n = entry
             .read(&mut buf)
@@ -283,6 +286,41 @@ mod tests {
             ])
             .unwrap()
         );
+    }
+
+    /// A deflated entry of 50 MB of zeros whose headers declare 10 bytes.
+    pub(crate) fn zip_bomb(name: &str) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let o = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        w.start_file(name, o).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..50 {
+            w.write_all(&zeros).unwrap();
+        }
+        let mut bytes = w.finish().unwrap().into_inner();
+        let declare_10 = |bytes: &mut Vec<u8>, sig: &[u8; 4], size_at: usize| {
+            let at = bytes.windows(4).position(|x| x == sig).unwrap();
+            bytes[at + size_at..at + size_at + 4].copy_from_slice(&10u32.to_le_bytes());
+        };
+        declare_10(&mut bytes, b"PK\x03\x04", 22); // local header: uncompressed size
+        declare_10(&mut bytes, b"PK\x01\x02", 24); // central directory: uncompressed size
+        bytes
+    }
+
+    #[test]
+    fn zip_bomb_stops_at_the_first_byte_past_the_declared_size() {
+        let bomb = zip_bomb("x.com/m@v1.0.0/a.go");
+        assert!(bomb.len() < 200 << 10, "{}", bomb.len());
+        match hash_zip(&bomb) {
+            // 11 bytes read: inflating stopped one byte past the declared 10, not at 50 MB.
+            Err(HashError::SizeMismatch {
+                declared: 10,
+                actual: 11,
+                ..
+            }) => {}
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub struct Failure {
     pub message: String,
     pub detail: Option<String>,
     pub hint: Option<String>,
+    /// The state key of the package the failure belongs to, if it belongs to one
+    /// (reports attribute it; a language-wide failure has none).
+    pub package: Option<String>,
 }
 
 impl Failure {
@@ -40,6 +43,7 @@ impl Failure {
             message: message.into(),
             detail: None,
             hint: None,
+            package: None,
         }
     }
 
@@ -70,6 +74,12 @@ impl Failure {
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// The same failure, attributed to the package with this state key.
+    pub fn for_package(mut self, state_key: impl Into<String>) -> Self {
+        self.package = Some(state_key.into());
         self
     }
 

@@ -84,6 +84,20 @@ impl RegistryHttp {
         Ok(RegistryHttp { client, policy })
     }
 
+    /// The same client with a shorter deadline per request (connect + answer), for
+    /// quick checks such as `pkgrun health` where a hung registry must not hang the caller.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        if let Ok(client) = Client::builder()
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .timeout(timeout)
+            .user_agent(concat!("pkgrun/", env!("CARGO_PKG_VERSION")))
+            .build()
+        {
+            self.client = client;
+        }
+        self
+    }
+
     /// `GET url` with retries.
     pub fn get(&self, url: &str) -> Result<Reply, Failure> {
         self.send(url, |c| c.get(url))

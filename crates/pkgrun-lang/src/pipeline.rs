@@ -221,7 +221,9 @@ impl<'a, A: Adapter> Run<'a, A> {
                 Err(failure) => {
                     ctx.log.fail(&format!("{}: {failure}", package.name));
                     failed.insert(&package.state_key);
-                    outcome.failures.push(failure);
+                    outcome
+                        .failures
+                        .push(failure.for_package(&package.state_key));
                 }
             }
         }
@@ -404,7 +406,10 @@ impl<'a, A: Adapter> Run<'a, A> {
                 + doc.durations_ms.get("visible").copied().unwrap_or(0);
             doc.durations_ms
                 .insert("total".to_string(), publish_total + smoke_ms);
-            outcome.failures.extend(failures);
+            let key = &doc.state_key;
+            outcome
+                .failures
+                .extend(failures.into_iter().map(|f| f.for_package(key)));
             outcome.documents.push(doc);
         }
         self.record(&mut outcome, "smoke");

@@ -7,6 +7,8 @@ use pkgrun_core::ecosystem::{EnvKind, EnvVar};
 use pkgrun_core::log::{self, Level, DEFAULT_SCOPE};
 use pkgrun_core::Lang;
 
+use crate::progress::ProgressMode;
+
 const LONG_ABOUT: &str = "\
 pkgrun publishes snapshot versions of a monorepo's internal Go, Python and TypeScript SDKs
 to internal registries, smoke-tests them as a consumer would, and records what was published
@@ -116,7 +118,7 @@ pub enum Command {
 
     /// Publish, then smoke-test, then record state (the whole job).
     #[command(
-        long_about = "The whole job for the given languages (default: all configured): `publish`, then `smoke` of what was published, with the state documents written after each phase. Languages run one after the other and independently: a failure in one does not stop the next. The exit code is the worst failure's.",
+        long_about = "The whole job for the given languages (default: all configured): `publish`, then `smoke` of what was published, with the state documents written after each phase. Languages run concurrently (--jobs N bounds how many at once; --jobs 1 runs them one after the other) and independently: a failure in one does not stop the others. The exit code is the worst failure's.",
         after_help = pipeline_help()
     )]
     Run(PipelineArgs),
@@ -149,6 +151,35 @@ pub enum Command {
         after_help = "Examples:\n  pkgrun layer deploy/helmfiles/27-package-go.yaml\n  pkgrun layer --wait-timeout 600 deploy/helmfiles/26-package-npm.yaml && pkgrun state sync ts\n\nEnvironment:\n  KUBECONFIG         kubeconfig to use (else ~/.kube/config, else the in-cluster service account)\n  PKGRUN_NAMESPACE   namespace for releases that set none (same as --namespace)\n  PATH               must contain helmfile and helm"
     )]
     Layer(LayerArgs),
+
+    /// Check the registries, the state documents and (with --cluster) the ConfigMaps.
+    #[command(
+        long_about = "Answer \"is the package pipeline healthy right now?\" for the given languages (default: every configured one):\n\n  registries  each registry is reachable and answers as its kind should: Go `/healthz` (else a GOPROXY list request for the first configured module), devpi `<index>/+api`, Verdaccio `-/ping`. Only the URL variables are read; no credentials are needed.\n  state       every configured package has a state document whose smoke passed and whose git_sha is the current commit (SOURCE_GIT_SHA, else HEAD); its age is shown.\n  cluster     with --cluster, each language's state ConfigMap holds the same documents as the local state directory.\n\nA table goes to stdout (or, with --json, one JSON object: healthy, exit_code, current_sha, registries, state, cluster); every problem is also logged on stderr with what to do.\n\nExit codes: 0 healthy; 4 unhealthy state (missing, smoke not passed, stale, drift); 5 a registry or the Kubernetes API unreachable or not answering as a registry (wins over 4); 2 configuration, a missing URL variable, or no cluster credentials.",
+        after_help = "Examples:\n  pkgrun health\n  pkgrun health --json go | jq '.state[] | select(.problems != [])'\n  pkgrun health --cluster --namespace ameide\n\nEnvironment:\n  GO_REGISTRY_URL, {PREFIX}_PYPI_REPOSITORY_URL, NPM_REGISTRY_URL   the registries to check\n  SOURCE_GIT_SHA     the current commit (else HEAD of the repository)\n  KUBECONFIG, PKGRUN_NAMESPACE, PKGRUN_CONFIGMAP   with --cluster, as for `pkgrun state sync`"
+    )]
+    Health(HealthArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also compare the local state with the state ConfigMaps in the cluster.
+    #[arg(long)]
+    pub cluster: bool,
+    /// Namespace of the ConfigMaps (default: PKGRUN_NAMESPACE, else the kubeconfig's).
+    #[arg(long, value_name = "NS", requires = "cluster")]
+    pub namespace: Option<String>,
+    /// Deadline of each registry request.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub timeout: f64,
+    /// Attempts per registry request (connection refused, timeouts and 502/503/504 are retried).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub attempts: u32,
+    /// Languages to check (default: every configured language).
+    #[arg(value_parser = parse_lang)]
+    pub langs: Vec<Lang>,
 }
 
 #[derive(Debug, Args)]
@@ -323,6 +354,8 @@ fn pipeline_help() -> String {
   pkgrun run                          publish and smoke every configured language
   pkgrun publish go                   publish the Go modules only
   VERBOSE=1 pkgrun smoke python ts    smoke what the state directory records, with tool output
+  pkgrun run --jobs 1                 one language after the other (default: all at once)
+  pkgrun run go --junit out/junit.xml --report-json out/report.json
 
 Environment (checked before anything is touched; all problems reported at once, exit 2):
 ",
@@ -331,6 +364,7 @@ Environment (checked before anything is touched; all problems reported at once, 
     help.push_str(
         "  publish: SOURCE_GIT_SHA (else HEAD of the repository), {PREFIX}_{LANG}_SDK_VERSION overrides,
            {PREFIX}_{LANG}_SDK_VERSION_{STATE_KEY} for one package
+  reports: GITHUB_STEP_SUMMARY (when set, a Markdown table per package is appended to it)
   cluster: PKGRUN_CONFIGMAP (a name, {lang} replaced) enables the ConfigMap state sink after a
            passed smoke; PKGRUN_NAMESPACE; KUBECONFIG (else the pod's service account)
 
@@ -342,6 +376,22 @@ Exit codes: 0 ok; 2 usage, config or environment error; 3 publish failed; 4 smok
 
 #[derive(Debug, Args)]
 pub struct PipelineArgs {
+    /// How many languages run at once (default: all requested; 1 runs them one after the
+    /// other, in the order given).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+    /// Live per-language lines on a terminal (auto: only when stderr is a TTY, CI is unset
+    /// and not verbose), or plain log lines.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+    /// Write every package × step × check (status, durations, versions, digests) as JSON
+    /// (`pkgrun.report/v1`, schema in schemas/pkgrun.report.v1.schema.json).
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+    /// Write a JUnit XML report: one testcase per package × check (publish, protocol,
+    /// consumer, upstream), one testsuite per language.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// Languages to act on (default: every configured language).
     #[arg(value_parser = parse_lang)]
     pub langs: Vec<Lang>,

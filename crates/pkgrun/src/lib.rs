@@ -1,5 +1,5 @@
 //! The `pkgrun` command line: argument parsing ([`cli`]), one module per verb
-//! ([`commands`]), and turning errors into `error:`/`Caused by:`/`hint:` output and
+//! ([`commands`]), the live progress view on a terminal ([`progress`]), and turning errors into `error:`/`Caused by:`/`hint:` output and
 //! the exit codes of the contract ([`report`]).
 //!
 //! Output rules: data (tables, JSON, versions, env lines) goes to stdout; log lines
@@ -10,7 +10,9 @@
 
 pub mod cli;
 pub mod commands;
+pub mod progress;
 pub mod report;
+pub mod reports;
 
 use std::process::ExitCode;
 

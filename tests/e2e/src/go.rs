@@ -49,15 +49,15 @@ pub const TEST_GIT_SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 /// The workspace's `pkgrun` in `root` with the Go environment contract pointing at `url`
 /// with `token`: GONOSUMDB for the example's private prefix, a fixed SOURCE_GIT_SHA, no
 /// colour, and nothing of the caller's environment that would change the run (GOPRIVATE,
-/// GONOPROXY, GOFLAGS, VERBOSE, version overrides). The go command's checksum-database
-/// lookups are off (`GOSUMDB=off`) so only the registry's uplink leaves loopback.
+/// GONOPROXY, GOFLAGS, VERBOSE, version overrides). GOSUMDB stays as the environment has
+/// it: the go command reaches the checksum database through the registry's `/sumdb/` proxy,
+/// so only the registry's uplink leaves loopback.
 pub fn pkgrun_with_go_env(root: &Path, url: &str, token: &str) -> Command {
     let mut cmd = Command::new(workspace_bin("pkgrun"));
     cmd.current_dir(root)
         .env("GO_REGISTRY_URL", url)
         .env("GO_REGISTRY_TOKEN", token)
         .env("GONOSUMDB", EXAMPLE_PRIVATE_PREFIX)
-        .env("GOSUMDB", "off")
         .env("SOURCE_GIT_SHA", TEST_GIT_SHA)
         .env("NO_COLOR", "1")
         .env_remove("GOPRIVATE")
@@ -231,7 +231,6 @@ impl GoConsumer {
             .env("GOCACHE", self.dir.path().join("gocache"))
             .env("GOPROXY", &self.goproxy)
             .env("GONOSUMDB", &self.gonosumdb)
-            .env("GOSUMDB", "off")
             .env("GOFLAGS", "-mod=mod")
             .env("GOWORK", "off")
             .env("GOTOOLCHAIN", "local")

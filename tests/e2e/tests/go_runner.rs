@@ -14,9 +14,9 @@
 //!   refuses (exit 3 with the registry's reason); a `replace` to a non-sibling (exit 3);
 //! * through Athens when `<tools>/bin/athens` exists (it cannot be installed here).
 //!
-//! The go command's checksum-database lookups are turned off in the test environment
-//! (`GOSUMDB=off`) so that only the registry's uplink leaves loopback; pkgrun itself
-//! leaves GOSUMDB as the environment has it.
+//! The go command keeps its checksum database on (GOSUMDB as the environment has it): it
+//! reaches the database through go-registry's `/sumdb/` proxy, so only the registry's
+//! uplink leaves loopback.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -8,7 +8,9 @@
 //! | `GET /<module>/@v/list`, `/@v/<v>.info|.mod|.zip`, `/<module>/@latest`, `/sumdb/…` | [`proxy`] | standalone |
 //!
 //! A middleware counts every request by logical route and status; `TraceLayer` logs them
-//! at debug level with the matched route.
+//! at debug level with the matched route. A handler that panics is answered with a 500
+//! (the panic hook installed by [`crate::logging::init`] writes its one log line), and a
+//! handler that takes longer than `--request-timeout` is answered with a 503.
 
 pub mod health;
 pub mod metrics;
@@ -21,6 +23,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Mode;
@@ -47,7 +51,7 @@ pub fn build_router(state: AppState) -> Router {
         Mode::Standalone => router.fallback(proxy::proxy),
         Mode::UploadOnly => router.fallback(not_found),
     };
-    router
+    harden(router, &state)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,
@@ -61,6 +65,23 @@ pub fn build_router(state: AppState) -> Router {
             tracing::debug_span!("request", method = %req.method(), route, path = %req.uri().path())
         }))
         .with_state(state)
+}
+
+/// The request timeout and the panic guard, outermost first: a panic is caught below the
+/// metrics middleware, so it is counted as a 500 like any other.
+pub fn harden(router: Router<AppState>, state: &AppState) -> Router<AppState> {
+    let st = state.clone();
+    router
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            state.config.server.request_timeout,
+        ))
+        .layer(CatchPanicLayer::custom(
+            move |_panic: Box<dyn std::any::Any + Send>| {
+                st.metrics.panics.inc();
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+            },
+        ))
 }
 
 async fn not_found() -> Response {
@@ -95,5 +116,33 @@ pub fn route_label(path: &str) -> &'static str {
         p if p.contains("/@v/") && p.ends_with(".mod") => "mod",
         p if p.contains("/@v/") && p.ends_with(".zip") => "zip",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_a_500_and_counted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = AppState::new(crate::Config::new(tmp.path().join("root"))).unwrap();
+        let boom = || async {
+            if state_is_broken() {
+                panic!("handler bug");
+            }
+            "unreachable"
+        };
+        let router =
+            harden(Router::new().route("/boom", get(boom)), &state).with_state(state.clone());
+        let req = Request::get("/boom").body(Body::empty()).unwrap();
+        let resp = tower::ServiceExt::oneshot(router, req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(state.metrics.panics.get(), 1);
+    }
+
+    fn state_is_broken() -> bool {
+        true
     }
 }

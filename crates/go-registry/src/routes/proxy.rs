@@ -6,10 +6,19 @@
 //!   version (all three files) is fetched from the upstream once, stored atomically, and
 //!   then served from storage.
 //! * `GET /<module>/@latest`: the upstream's answer, else the best stored version.
-//! * `GET /sumdb/<name>/supported` and anything under `/sumdb/`: 404, so the go command
-//!   talks to its checksum database directly (or not at all, with GONOSUMDB).
+//! * `GET /sumdb/<name>/…`: the checksum database, proxied ([`crate::sumdb`]).
 //!
 //! Module paths and versions in URLs are `!`-escaped (`github.com/!burnt!sushi/...`).
+//! Percent-escapes are decoded first (the go command sends none); a path that decodes to
+//! invalid UTF-8, a module path that collides with the storage layout, or a version query
+//! with characters that could change an upstream URL (`#`, `?`, `%`, `/`, leading `.`) is
+//! a 400 and never reaches the upstream.
+//!
+//! What the upstream serves is cached only after the checks an upload gets
+//! ([`crate::validate`]) and, with a checksum database configured, after its `h1:` hashes
+//! match the database's record; otherwise the answer is 502 and nothing is stored.
+//! Modules with an uploaded version are private: never merged with, nor resolved from,
+//! the upstream ([`crate::AppState::upstream_for`]).
 //!
 //! Status semantics: 404 = "not here" (the go command may try its next proxy); 410 = "can
 //! never exist here" (a version that is invalid for the module path, or the upstream said
@@ -26,7 +35,7 @@ use gomod::version::VersionError;
 
 use crate::error::AppError;
 use crate::metrics::KindLabels;
-use crate::storage::{CommitOutcome, FileKind};
+use crate::storage::{CommitOutcome, FileKind, ZIP_FILE};
 use crate::upstream::UpstreamError;
 use crate::AppState;
 
@@ -52,17 +61,26 @@ pub enum ProxyRequest {
         /// Which file.
         kind: FileKind,
     },
-    /// Anything under `/sumdb/`.
-    Sumdb,
+    /// `/sumdb/<name>/<rest>`.
+    Sumdb {
+        /// Database name.
+        name: String,
+        /// What follows the name (validated by [`crate::sumdb::parse_rest`]).
+        rest: String,
+    },
 }
 
 /// Parse a request path (percent-decoded, with or without the leading `/`).
 pub fn parse_path(path: &str) -> Result<ProxyRequest, AppError> {
     let path = path.trim_start_matches('/');
-    if path.starts_with("sumdb/") {
-        return Ok(ProxyRequest::Sumdb);
-    }
     let not_found = || AppError::NotFound("not found".to_string());
+    if let Some(sumdb) = path.strip_prefix("sumdb/") {
+        let (name, rest) = sumdb.split_once('/').ok_or_else(not_found)?;
+        return Ok(ProxyRequest::Sumdb {
+            name: name.to_string(),
+            rest: rest.to_string(),
+        });
+    }
     if let Some(escaped) = path.strip_suffix("/@latest") {
         return Ok(ProxyRequest::Latest {
             module: unescape_module(escaped)?,
@@ -84,6 +102,7 @@ pub fn parse_path(path: &str) -> Result<ProxyRequest, AppError> {
     };
     let version = gomod::path::unescape_version(escaped_version)
         .map_err(|e| AppError::BadRequest(format!("bad request: {e}")))?;
+    crate::validate::check_layout(&module, Some(&version))?;
     Ok(ProxyRequest::File {
         module,
         version,
@@ -92,8 +111,21 @@ pub fn parse_path(path: &str) -> Result<ProxyRequest, AppError> {
 }
 
 fn unescape_module(escaped: &str) -> Result<String, AppError> {
-    gomod::path::unescape_path(escaped)
-        .map_err(|e| AppError::BadRequest(format!("bad request: {e}")))
+    let module = gomod::path::unescape_path(escaped)
+        .map_err(|e| AppError::BadRequest(format!("bad request: {e}")))?;
+    crate::validate::check_layout(&module, None)?;
+    Ok(module)
+}
+
+/// Whether a non-semver version query (a branch, tag or commit the upstream resolves) is
+/// safe to put into an upstream URL as one path element.
+fn is_forwardable_query(query: &str) -> bool {
+    !query.is_empty()
+        && query.len() <= 128
+        && !query.starts_with('.')
+        && query
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'+' | b'~'))
 }
 
 /// Fallback handler: every GET/HEAD that is not another route.
@@ -101,9 +133,15 @@ pub async fn proxy(State(state): State<AppState>, method: Method, uri: Uri) -> R
     if method != Method::GET && method != Method::HEAD {
         return (StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n").into_response();
     }
-    let path = percent_decode(uri.path());
+    let path = match percent_encoding::percent_decode_str(uri.path()).decode_utf8() {
+        Ok(p) => p,
+        Err(_) => {
+            return AppError::BadRequest("bad request: the path is not UTF-8".into())
+                .into_response()
+        }
+    };
     let result = match parse_path(&path) {
-        Ok(ProxyRequest::Sumdb) => Err(AppError::NotFound("not found".into())),
+        Ok(ProxyRequest::Sumdb { name, rest }) => sumdb(&state, &name, &rest).await,
         Ok(ProxyRequest::List { module }) => list(&state, &module).await,
         Ok(ProxyRequest::Latest { module }) => latest(&state, &module).await,
         Ok(ProxyRequest::File {
@@ -153,6 +191,12 @@ async fn file(
         Err(VersionError::NotSemver { .. }) | Err(VersionError::NotCanonical { .. }) => {
             // A query such as a branch name: only the upstream can resolve it, and the
             // answer is not cached (it moves).
+            if !is_forwardable_query(version) {
+                return Err(AppError::BadRequest(format!(
+                    "bad request: version query {:?} has characters a version cannot have",
+                    crate::logging::escape_controls(version)
+                )));
+            }
             return match (kind, state.upstream_for(module)) {
                 (FileKind::Info, Some(up)) => {
                     let path = format!(
@@ -298,8 +342,8 @@ fn upstream_error(e: UpstreamError, module: &str, version: &str) -> AppError {
     }
 }
 
-/// Fetch a whole version from the upstream and store it (once, however many requests miss
-/// at the same time).
+/// Fetch a whole version from the upstream, verify it and store it (once, however many
+/// requests miss at the same time).
 async fn fetch_version(state: &AppState, module: &str, version: &str) -> Result<(), AppError> {
     let key = format!("{module}@{version}");
     let lock = state.inflight_lock(&key);
@@ -311,12 +355,6 @@ async fn fetch_version(state: &AppState, module: &str, version: &str) -> Result<
         let up = state
             .upstream_for(module)
             .ok_or_else(|| AppError::NotFound(format!("not found: {key}")))?;
-        let base = format!(
-            "{}/@v/{}",
-            escape_module(module)?,
-            gomod::path::escape_version(version)
-                .map_err(|e| AppError::BadRequest(format!("bad request: {e}")))?
-        );
         let count = |outcome: &'static str| {
             state
                 .metrics
@@ -324,24 +362,9 @@ async fn fetch_version(state: &AppState, module: &str, version: &str) -> Result<
                 .get_or_create(&crate::metrics::OutcomeLabels { outcome })
                 .inc()
         };
-        let fetched = async {
-            let info = up
-                .get(&format!("{base}.info"), state.config.limits.info)
-                .await?;
-            let mod_file = up
-                .get(&format!("{base}.mod"), state.config.limits.mod_file)
-                .await?;
-            let zip = up
-                .get(&format!("{base}.zip"), state.config.limits.zip)
-                .await?;
-            Ok::<_, UpstreamError>((info, mod_file, zip))
-        }
-        .await;
-        let (info, mod_file, zip) = match fetched {
-            Ok(f) => {
-                count("ok");
-                f
-            }
+        let staged = state.storage.stage()?;
+        let (info, mod_file, zip_len) = match download(state, up, module, version, &staged).await {
+            Ok(f) => f,
             Err(e) => {
                 count(if matches!(e, UpstreamError::NotFound(_)) {
                     "not_found"
@@ -351,12 +374,26 @@ async fn fetch_version(state: &AppState, module: &str, version: &str) -> Result<
                 return Err(upstream_error(e, module, version));
             }
         };
+        let checked = verify(
+            state, up, module, version, &info, &mod_file, &staged, zip_len,
+        )
+        .await;
+        if let Err(e) = checked {
+            count("rejected");
+            tracing::warn!(module, version, "upstream version not cached: {e}");
+            return Err(AppError::BadGateway(format!(
+                "{key}: the upstream's files failed verification"
+            )));
+        }
+        count("ok");
         let st = state.clone();
         let (m, v) = (module.to_string(), version.to_string());
-        let outcome =
-            tokio::task::spawn_blocking(move || st.storage.save(&m, &v, &info, &mod_file, &zip))
-                .await
-                .map_err(AppError::internal)??;
+        let outcome = tokio::task::spawn_blocking(move || {
+            st.storage.mark(crate::storage::Origin::Cached, &m)?;
+            st.storage.commit(staged, &m, &v, &info, &mod_file)
+        })
+        .await
+        .map_err(AppError::internal)??;
         match outcome {
             CommitOutcome::Stored => tracing::info!(module, version, "cached from upstream"),
             CommitOutcome::AlreadyPresent => {}
@@ -374,6 +411,121 @@ async fn fetch_version(state: &AppState, module: &str, version: &str) -> Result<
     drop(lock);
     state.inflight_done(&key);
     result
+}
+
+/// Download `.info` and `.mod` into memory and the zip into `staged`.
+async fn download(
+    state: &AppState,
+    up: &crate::upstream::Upstream,
+    module: &str,
+    version: &str,
+    staged: &crate::storage::StagingDir,
+) -> Result<(Bytes, Bytes, u64), UpstreamError> {
+    let bad = |e: gomod::path::EscapeError| UpstreamError::Failed(e.to_string());
+    let base = format!(
+        "{}/@v/{}",
+        gomod::path::escape_path(module).map_err(bad)?,
+        gomod::path::escape_version(version).map_err(bad)?
+    );
+    let limits = state.config.limits;
+    let info = up.get(&format!("{base}.info"), limits.info).await?;
+    let mod_file = up.get(&format!("{base}.mod"), limits.mod_file).await?;
+    let mut file = tokio::fs::File::create(staged.file(ZIP_FILE))
+        .await
+        .map_err(|e| UpstreamError::Failed(format!("staging: {e}")))?;
+    let zip_len = up
+        .get_to_file(&format!("{base}.zip"), limits.zip, &mut file)
+        .await?;
+    Ok((info, mod_file, zip_len))
+}
+
+/// Why fetched files are not cached.
+#[derive(Debug, thiserror::Error)]
+enum Rejected {
+    #[error("{0}")]
+    Checks(AppError),
+    #[error("checksum database {db} has no record of it")]
+    NotInSumdb { db: String },
+    #[error("{what} hash {got} differs from the checksum database {db}'s {want}")]
+    HashMismatch {
+        what: &'static str,
+        got: String,
+        want: String,
+        db: String,
+    },
+    #[error("checksum database lookup failed: {0}")]
+    Lookup(AppError),
+}
+
+/// The upload checks, then the checksum database's record (when one is configured).
+#[allow(clippy::too_many_arguments)]
+async fn verify(
+    state: &AppState,
+    up: &crate::upstream::Upstream,
+    module: &str,
+    version: &str,
+    info: &Bytes,
+    mod_file: &Bytes,
+    staged: &crate::storage::StagingDir,
+    zip_len: u64,
+) -> Result<(), Rejected> {
+    let upload = crate::validate::Upload {
+        module: module.to_string(),
+        version: version.to_string(),
+        info: info.to_vec(),
+        mod_file: mod_file.to_vec(),
+    };
+    let (_, validated) = check_staged_zip(state, upload, staged.file(ZIP_FILE), zip_len)
+        .await
+        .map_err(Rejected::Checks)?;
+    let Some(db) = state.config.sumdb.first() else {
+        return Ok(());
+    };
+    let recorded = crate::sumdb::lookup_hashes(up, &db.name, module, version)
+        .await
+        .map_err(Rejected::Lookup)?
+        .ok_or_else(|| Rejected::NotInSumdb {
+            db: db.name.clone(),
+        })?;
+    for (what, got, want) in [
+        ("zip", validated.h1, recorded.zip),
+        ("go.mod", validated.mod_h1, recorded.go_mod),
+    ] {
+        if got != want {
+            return Err(Rejected::HashMismatch {
+                what,
+                got,
+                want,
+                db: db.name.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Read a staged zip (within the global check budget) and run the upload checks on it and
+/// `upload`, which is handed back with the result.
+pub(crate) async fn check_staged_zip(
+    state: &AppState,
+    upload: crate::validate::Upload,
+    zip_path: std::path::PathBuf,
+    zip_len: u64,
+) -> Result<(crate::validate::Upload, crate::validate::Validated), AppError> {
+    if zip_len > state.config.limits.zip {
+        return Err(AppError::PayloadTooLarge(format!(
+            "zip is {zip_len} bytes; the limit is {} bytes",
+            state.config.limits.zip
+        )));
+    }
+    let _room = state.check_room(zip_len).await;
+    let limits = state.config.limits;
+    tokio::task::spawn_blocking(move || {
+        let zip = std::fs::read(&zip_path)?;
+        let validated = crate::validate::validate(&upload, &zip, &limits)?;
+        Ok((upload, validated))
+    })
+    .await
+    .map_err(AppError::internal)?
 }
 
 async fn list(state: &AppState, module: &str) -> Result<Response, AppError> {
@@ -492,26 +644,70 @@ async fn latest(state: &AppState, module: &str) -> Result<Response, AppError> {
     }
 }
 
-/// Decode `%XX` escapes (the go command does not send them, but other clients may).
-fn percent_decode(path: &str) -> String {
-    if !path.contains('%') {
-        return path.to_string();
+/// `/sumdb/<name>/<rest>`: passed to the upstream for configured names; full tiles are
+/// cached on disk (they never change).
+async fn sumdb(state: &AppState, name: &str, rest: &str) -> Result<Response, AppError> {
+    use crate::sumdb::SumdbRequest;
+    let not_found = || AppError::NotFound("not found".to_string());
+    if !state.config.sumdb.iter().any(|db| db.name == name) {
+        return Err(not_found());
     }
-    let bytes = path.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&path[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+    let up = state.upstream.as_ref().ok_or_else(not_found)?;
+    let request = crate::sumdb::parse_rest(rest).ok_or_else(not_found)?;
+    let cache = match &request {
+        SumdbRequest::Lookup { module, .. } if state.upstream_for(module).is_none() => {
+            return Err(AppError::NotFound(format!(
+                "not found: {module} is private to this registry; \
+                 list it in GONOSUMDB (or GOPRIVATE) on the client"
+            )))
         }
-        out.push(bytes[i]);
-        i += 1;
+        SumdbRequest::Tile { full: true } => Some(crate::sumdb::tile_cache_path(
+            &state.storage.staging().join("sumdb"),
+            name,
+            rest,
+        )),
+        _ => None,
+    };
+    if let Some(path) = &cache {
+        if let Ok(bytes) = tokio::fs::read(path).await {
+            return Ok(bytes_response(
+                state,
+                "sumdb",
+                "application/octet-stream",
+                Bytes::from(bytes),
+            ));
+        }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    let body = up
+        .get(&format!("sumdb/{name}/{rest}"), 1 << 20)
+        .await
+        .map_err(|e| upstream_error(e, "checksum database", rest))?;
+    if let Some(path) = cache {
+        let bytes = body.clone();
+        let staging = state.storage.staging().to_path_buf();
+        // Best effort: a tile that cannot be cached is fetched again next time.
+        let _ =
+            tokio::task::spawn_blocking(move || write_atomically(&staging, &path, &bytes)).await;
+    }
+    let ctype = match request {
+        SumdbRequest::Tile { .. } => "application/octet-stream",
+        _ => "text/plain; charset=utf-8",
+    };
+    Ok(bytes_response(state, "sumdb", ctype, body))
+}
+
+/// Write `bytes` to `path` through a temporary file in `staging` and a rename.
+fn write_atomically(
+    staging: &std::path::Path,
+    path: &std::path::Path,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    let staged = crate::storage::StagingDir::create(staging)?;
+    staged.write_file("tile", bytes)?;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::rename(staged.file("tile"), path)
 }
 
 #[cfg(test)]
@@ -542,8 +738,28 @@ mod tests {
         );
         assert_eq!(
             parse_path("/sumdb/sum.example/supported").unwrap(),
-            ProxyRequest::Sumdb
+            ProxyRequest::Sumdb {
+                name: "sum.example".into(),
+                rest: "supported".into()
+            }
         );
+        // Layout collisions and over-long elements are 400, not 500.
+        assert!(matches!(
+            parse_path("/example.com/a/v1.0.0/x/@v/list"),
+            Err(AppError::BadRequest(_))
+        ));
+        let long = "x".repeat(256);
+        assert!(matches!(
+            parse_path(&format!("/example.com/{long}/@v/v1.0.0.info")),
+            Err(AppError::BadRequest(_))
+        ));
+        assert!(matches!(
+            parse_path(&format!(
+                "/example.com/m/@v/v1.0.0-{}.info",
+                "a".repeat(250)
+            )),
+            Err(AppError::BadRequest(_))
+        ));
         assert!(matches!(
             parse_path("/github.com/BurntSushi/toml/@v/list"),
             Err(AppError::BadRequest(_))
@@ -574,11 +790,12 @@ mod tests {
     }
 
     #[test]
-    fn percent_decoding() {
-        assert_eq!(
-            percent_decode("/a/@v/v1.0.0%2Bincompatible.info"),
-            "/a/@v/v1.0.0+incompatible.info"
-        );
-        assert_eq!(percent_decode("/a%"), "/a%");
+    fn only_plain_queries_are_forwarded() {
+        assert!(is_forwardable_query("master"));
+        assert!(is_forwardable_query("v1.2"));
+        assert!(is_forwardable_query("0123abcd"));
+        for q in ["..#", "..", ".x", "a#b", "a?b", "a/b", "a%2e", ""] {
+            assert!(!is_forwardable_query(q), "{q}");
+        }
     }
 }

@@ -7,7 +7,12 @@
 //! Answers: 201 + JSON `{"module","version","h1","mod_h1","outcome":"uploaded"}` for a new
 //! version; 200 with `"outcome":"already-present"` when the same bytes are stored already;
 //! 409 naming both `h1:` hashes when other bytes are stored; 400/413 for invalid uploads;
-//! 401 for a missing or wrong token; 403 when the instance has no token configured.
+//! 401 for a missing or wrong token; 403 when the instance has no token configured; 408
+//! when the body stalls for `--body-timeout`.
+//!
+//! The zip part is streamed into a staging directory as it arrives (never held whole in
+//! memory while the client sends it); it is read back for the checks within the global
+//! `--max-check-bytes` budget. The staging directory is removed on every failure.
 
 use axum::extract::{Multipart, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -16,8 +21,9 @@ use serde_json::json;
 
 use crate::error::AppError;
 use crate::storage::{CommitOutcome, ZIP_FILE};
-use crate::validate::{validate, Upload};
+use crate::validate::Upload;
 use crate::AppState;
+use tokio::io::AsyncWriteExt;
 
 /// The upload handler.
 pub async fn upload(
@@ -78,6 +84,8 @@ async fn upload_inner(
     let mut up = Upload::default();
     let mut seen = [false; 5];
     let mut too_large: Option<AppError> = None;
+    let staged = state.storage.stage()?;
+    let mut zip_len = 0u64;
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or("").to_string();
         let (idx, limit) = match name.as_str() {
@@ -88,7 +96,8 @@ async fn upload_inner(
             "zip" => (4, limits.zip),
             other => {
                 return Err(AppError::BadRequest(format!(
-                    "unexpected form field {other:?} (expected module, version, info, mod, zip)"
+                    "unexpected form field {:?} (expected module, version, info, mod, zip)",
+                    crate::logging::escape_controls(other)
                 )))
             }
         };
@@ -99,11 +108,18 @@ async fn upload_inner(
         }
         seen[idx] = true;
         let mut buf = Vec::new();
+        let mut zip_file = if idx == 4 {
+            Some(tokio::fs::File::create(staged.file(ZIP_FILE)).await?)
+        } else {
+            None
+        };
+        let mut len = 0u64;
         while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
             if too_large.is_some() {
                 continue;
             }
-            if (buf.len() + chunk.len()) as u64 > limit {
+            len += chunk.len() as u64;
+            if len > limit {
                 // Keep reading (and discarding) the body: answering before the client has
                 // sent it all would reset the connection and the client might never see
                 // the 413. The overall body limit bounds how much is read.
@@ -113,7 +129,14 @@ async fn upload_inner(
                 buf = Vec::new();
                 continue;
             }
-            buf.extend_from_slice(&chunk);
+            match &mut zip_file {
+                Some(f) => f.write_all(&chunk).await?,
+                None => buf.extend_from_slice(&chunk),
+            }
+        }
+        if let Some(mut f) = zip_file {
+            f.flush().await?;
+            zip_len = len;
         }
         if too_large.is_some() {
             continue;
@@ -132,7 +155,7 @@ async fn upload_inner(
             }
             2 => up.info = buf,
             3 => up.mod_file = buf,
-            _ => up.zip = buf,
+            _ => {}
         }
     }
     if let Some(e) = too_large {
@@ -151,28 +174,27 @@ async fn upload_inner(
         )));
     }
 
-    // Hashing and zip checks are CPU work: keep them off the async workers.
-    let st = state.clone();
-    let (up, validated) = tokio::task::spawn_blocking(move || {
-        let v = validate(&up, &st.config.limits);
-        (up, v)
-    })
-    .await
-    .map_err(AppError::internal)?;
-    let validated = match validated {
-        Ok(v) => v,
+    let module = up.module.clone();
+    let version = up.version.clone();
+    let checked =
+        crate::routes::proxy::check_staged_zip(state, up, staged.file(ZIP_FILE), zip_len).await;
+    let (up, validated) = match checked {
+        Ok(checked) => checked,
         Err(e) => {
-            tracing::info!(module = %up.module, version = %up.version, "upload rejected: {e}");
+            tracing::info!(
+                module = %crate::logging::escape_controls(&module),
+                version = %crate::logging::escape_controls(&version),
+                "upload rejected: {e}"
+            );
             return Err(e);
         }
     };
 
     let st = state.clone();
-    let module = up.module.clone();
-    let version = up.version.clone();
     let outcome = tokio::task::spawn_blocking(move || {
-        let staged = st.storage.stage()?;
-        staged.write_file(ZIP_FILE, &up.zip)?;
+        // Marked before the version appears, so it is private from its first moment.
+        st.storage
+            .mark(crate::storage::Origin::Uploaded, &up.module)?;
         st.storage
             .commit(staged, &up.module, &up.version, &up.info, &up.mod_file)
     })
@@ -225,9 +247,23 @@ async fn upload_inner(
 }
 
 fn multipart_error(e: axum::extract::multipart::MultipartError) -> AppError {
-    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+    if is_body_timeout(&e) {
+        AppError::Timeout("the request body stalled; send it without pauses".into())
+    } else if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         AppError::PayloadTooLarge(format!("upload too large: {}", e.body_text()))
     } else {
         AppError::BadRequest(format!("malformed multipart body: {}", e.body_text()))
     }
+}
+
+/// Whether a multipart error comes from the body idle timeout (`--body-timeout`).
+fn is_body_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }

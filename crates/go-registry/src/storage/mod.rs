@@ -16,8 +16,13 @@
 //! and reports "already present" or a conflict. Readers (ours or Athens) see no version or
 //! a complete one, never a partial one.
 //!
-//! Callers must validate module paths and versions first (`gomod`): this module joins them
-//! onto the root as given.
+//! Callers must validate module paths and versions first (`gomod`, and
+//! [`crate::validate::check_layout`]): this module joins them onto the root as given.
+//!
+//! Bookkeeping lives beside the staging directories, outside the root (Athens must not see
+//! it): `<staging>/uploaded/<module>/@` marks a module with an uploaded version,
+//! `<staging>/cached/<module>/@` one cached from the upstream (see [`Storage::is_private`]).
+//! New directories are fsynced into their parents, so a committed version survives a crash.
 
 pub mod cache;
 mod staging;
@@ -33,6 +38,30 @@ pub use staging::StagingDir;
 pub const MOD_FILE: &str = "go.mod";
 /// File name of the module zip in a version directory.
 pub const ZIP_FILE: &str = "source.zip";
+
+/// Athens' rule for a version directory: a name that starts with its canonical semver
+/// form (`v1.2.3`, `v1.2.3-pre`, `v1.2.3+incompatible`).
+pub fn is_version_dir_name(name: &str) -> bool {
+    gomod::version::canonical(name).is_some_and(|canonical| name.starts_with(canonical.as_str()))
+}
+
+/// Which marker [`Storage::mark`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A version of the module was uploaded.
+    Uploaded,
+    /// A version of the module was cached from the upstream.
+    Cached,
+}
+
+impl Origin {
+    fn dir(self) -> &'static str {
+        match self {
+            Origin::Uploaded => "uploaded",
+            Origin::Cached => "cached",
+        }
+    }
+}
 
 /// One of the three files of a stored version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,9 +157,7 @@ impl Storage {
             let Some(name) = entry.file_name().to_str().map(str::to_string) else {
                 continue;
             };
-            let is_version = gomod::version::canonical(&name)
-                .is_some_and(|canonical| name.starts_with(canonical.as_str()));
-            if is_version {
+            if is_version_dir_name(&name) {
                 out.push(name);
             }
         }
@@ -147,7 +174,12 @@ impl Storage {
         StagingDir::create(&self.staging)
     }
 
-    /// Write a whole version (all three files) through staging. Used by the upstream cache.
+    /// The staging directory (staged versions are its `v-*` entries).
+    pub fn staging(&self) -> &Path {
+        &self.staging
+    }
+
+    /// Write a whole version (all three files) through staging.
     pub fn save(
         &self,
         module: &str,
@@ -159,6 +191,35 @@ impl Storage {
         let staged = self.stage()?;
         staged.write_file(ZIP_FILE, zip)?;
         self.commit(staged, module, version, info, mod_file)
+    }
+
+    fn marker(&self, origin: Origin, module: &str) -> PathBuf {
+        self.staging.join(origin.dir()).join(module).join("@")
+    }
+
+    /// Record (durably) that a version of `module` came from `origin`. Written before the
+    /// version is committed, so no reader sees the version without its marker.
+    pub fn mark(&self, origin: Origin, module: &str) -> io::Result<()> {
+        let path = self.marker(origin, module);
+        if path.is_file() {
+            return Ok(());
+        }
+        let dir = path.parent().expect("marker has a parent");
+        create_dirs_durable(&self.staging, dir)?;
+        let f = std::fs::File::create(&path)?;
+        f.sync_all()?;
+        sync_dir(dir)
+    }
+
+    /// Whether `module` must never be merged with or resolved from the upstream: a version
+    /// of it was uploaded, or versions are stored that were not cached from the upstream
+    /// (stored before markers existed, or written into the root by another tool).
+    pub fn is_private(&self, module: &str) -> bool {
+        if self.marker(Origin::Uploaded, module).is_file() {
+            return true;
+        }
+        let has_versions = self.list(module).map(|v| !v.is_empty()).unwrap_or(true);
+        has_versions && !self.marker(Origin::Cached, module).is_file()
     }
 
     /// Finish a staged version: write go.mod and the .info next to the already staged
@@ -179,14 +240,12 @@ impl Storage {
         staged.write_file(&format!("{version}.info"), info)?;
         staged.sync()?;
         let parent = target.parent().expect("version dir has a parent");
-        std::fs::create_dir_all(parent)?;
+        create_dirs_durable(&self.root, parent)?;
         match std::fs::rename(staged.path(), &target) {
             Ok(()) => {
                 staged.disarm();
                 // Make the new directory entry durable.
-                if let Ok(d) = std::fs::File::open(parent) {
-                    let _ = d.sync_all();
-                }
+                sync_dir(parent)?;
                 Ok(CommitOutcome::Stored)
             }
             Err(e) if is_target_taken(&e) => self.compare_existing(&target, staged.path()),
@@ -237,6 +296,31 @@ fn remove_stale_staging(staging: &Path) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
+}
+
+/// `create_dir_all(dir)` that also fsyncs each parent that gained an entry, so the new
+/// directories survive a crash. `base` (an existing ancestor of `dir`) is where to stop.
+fn create_dirs_durable(base: &Path, dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let parent = dir.parent().filter(|p| p.starts_with(base));
+    if let Some(parent) = parent {
+        create_dirs_durable(base, parent)?;
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    match parent {
+        Some(p) => sync_dir(p),
+        None => Ok(()),
+    }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
 }
 
 fn is_target_taken(e: &io::Error) -> bool {
@@ -354,6 +438,31 @@ mod tests {
             std::fs::read(s.file_path("m.example/x", "v1.0.0", FileKind::Zip)).unwrap(),
             b"a"
         );
+    }
+
+    #[test]
+    fn modules_are_private_unless_only_cached() {
+        let (_t, s) = storage();
+        let m = "m.example/x";
+        assert!(!s.is_private(m), "nothing stored: public");
+        s.mark(Origin::Cached, m).unwrap();
+        s.save(m, "v1.0.0", b"{}", b"module m.example/x\n", b"a")
+            .unwrap();
+        assert!(!s.is_private(m), "only cached versions: public");
+        s.mark(Origin::Uploaded, m).unwrap();
+        assert!(s.is_private(m), "an uploaded version makes it private");
+        // Versions without any marker (older data, another writer): private.
+        s.save(
+            "m.example/y",
+            "v1.0.0",
+            b"{}",
+            b"module m.example/y\n",
+            b"a",
+        )
+        .unwrap();
+        assert!(s.is_private("m.example/y"));
+        // Markers live outside the root, where Athens does not look.
+        assert!(!s.root().join("m.example/x/@").exists());
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! A private staging directory for one version being assembled. It is removed when dropped
-//! unless it was renamed into the storage root (`disarm`).
+//! unless it was renamed into the storage root (`disarm`), so every failed request path
+//! (rejected upload, timed-out body, failed verification, dropped connection) cleans up.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -11,7 +12,7 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 #[derive(Debug)]
 pub struct StagingDir {
     path: PathBuf,
-    armed: std::cell::Cell<bool>,
+    armed: AtomicBool,
 }
 
 impl StagingDir {
@@ -31,7 +32,7 @@ impl StagingDir {
         std::fs::create_dir(&path)?;
         Ok(StagingDir {
             path,
-            armed: std::cell::Cell::new(true),
+            armed: AtomicBool::new(true),
         })
     }
 
@@ -62,13 +63,13 @@ impl StagingDir {
 
     /// The directory was renamed away: do not delete anything on drop.
     pub(crate) fn disarm(&self) {
-        self.armed.set(false);
+        self.armed.store(false, Ordering::Relaxed);
     }
 }
 
 impl Drop for StagingDir {
     fn drop(&mut self) {
-        if self.armed.get() {
+        if self.armed.load(Ordering::Relaxed) {
             let _ = std::fs::remove_dir_all(&self.path);
         }
     }

@@ -122,6 +122,10 @@ impl Registry {
             }
         };
         let mut cmd = Command::new(registry_bin());
+        if opts.upstream.starts_with("http://") {
+            // Loopback FAKE upstreams are plain HTTP; production upstreams must be https.
+            cmd.arg("--allow-http-upstream");
+        }
         cmd.arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--storage")
@@ -184,6 +188,19 @@ impl Registry {
             logs,
             _tmp: tmp,
         }
+    }
+
+    /// Versions being staged (or left behind) in the staging directory: its `v-*` entries.
+    pub fn staged_entries(&self) -> Vec<String> {
+        let staging = self.storage.parent().unwrap().join(".storage.staging");
+        std::fs::read_dir(staging)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with("v-"))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Captured stderr lines so far.

@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod env;
+pub mod health;
 pub mod layer;
 pub mod log;
 pub mod pipeline;
@@ -39,6 +40,7 @@ pub fn dispatch(command: Command, globals: &Globals) -> Result<Outcome> {
         Command::State(StateCommand::Sync(args)) => state_sync::run(args, globals),
         Command::Layer(args) => layer::run(args, globals),
         Command::Env(args) => env::run(args, globals),
+        Command::Health(args) => health::run(args, globals),
         Command::Version(args) => version::run(args, globals),
         Command::Config(ConfigCommand::Check { env }) => config::check(env, globals),
     }

@@ -2,23 +2,31 @@
 //! requested language.
 //!
 //! Everything every requested language needs is checked first, all at once
-//! ([`pkgrun_lang::preflight`]); then the languages run one after the other, each
-//! on its own (a failed Go publish does not stop the TypeScript one). The exit code
+//! ([`pkgrun_lang::preflight`]); then the languages run concurrently (at most `--jobs`
+//! at once), each in its own thread and its own order of steps, each on its own (a
+//! failed Go publish does not stop the TypeScript one). Log lines are written whole, so
+//! interleaved languages stay readable by their `[packages:<lang>-<phase>]` prefix. The exit code
 //! is the worst failure's; every failure has already been logged with its language's
 //! prefix, and the worst one is also reported as the command's `error:`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use pkgrun_core::env::ProcessEnv;
 use pkgrun_core::log::Logger;
 use pkgrun_core::plan::{select_languages, VersionPlan};
-use pkgrun_core::Config;
+use pkgrun_core::{Config, Lang};
 use pkgrun_lang::{
     preflight, Adapter, AdapterVisitor, Failure, Outcome as PhaseOutcome, Phase, Run,
 };
 
 use super::{load_config, logger, state_sync, Outcome};
 use crate::cli::{Globals, PipelineArgs};
+use crate::progress::{is_live_here, LiveView};
 use crate::report::CliError;
+use crate::reports::{self, LanguageRun, Report};
 
 /// Which phases a command runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,38 +47,82 @@ pub fn run(phases: Phases, args: PipelineArgs, globals: &Globals) -> Result<Outc
     // The ConfigMap sink (PKGRUN_CONFIGMAP or `configmap` keys): names and credentials
     // are checked here too, before anything is touched.
     let sink = state_sync::sink_targets(&config, &langs)?;
-    let log = logger(globals);
+    let outputs = ReportOutputs::check(&args)?;
+    let live = is_live_here(args.progress, globals.verbose).then(|| LiveView::stderr(&langs));
+    let log = match &live {
+        Some(view) => Logger::new(globals.prefix.clone(), view.writer()),
+        None => logger(globals),
+    };
+    let jobs = args
+        .jobs
+        .map_or(langs.len(), |j| j as usize)
+        .clamp(1, langs.len().max(1));
+    if jobs < langs.len() {
+        log.info(&format!(
+            "{} languages, {jobs} at a time (--jobs {jobs})",
+            langs.len()
+        ));
+    }
+    let slots = Slots::new(jobs);
+    // Each language in its own thread; `--jobs` bounds how many run at once. Results come
+    // back in the order the languages were requested, so stdout stays deterministic.
+    let started_at = pkgrun_core::version::Timestamp::now().rfc3339();
+    let started = Instant::now();
+    let runs: Vec<LanguageRun> = std::thread::scope(|scope| {
+        let handles: Vec<_> = langs
+            .iter()
+            .map(|&lang| {
+                let (config, env, plan, log, sink, slots, live) = (
+                    &config,
+                    &env,
+                    plan.as_ref(),
+                    &log,
+                    sink.as_ref(),
+                    &slots,
+                    live.as_ref(),
+                );
+                scope.spawn(move || {
+                    let _slot = slots.take();
+                    let started = Instant::now();
+                    let result =
+                        run_lang_with_sink(lang, config, env.clone(), plan, log, phases, sink);
+                    if let Some(view) = live {
+                        view.finish(lang, &summary(&result));
+                    }
+                    LanguageRun {
+                        lang,
+                        result,
+                        elapsed: started.elapsed(),
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .zip(&langs)
+            .map(|(h, &lang)| {
+                h.join().unwrap_or_else(|_| LanguageRun {
+                    lang,
+                    result: Err(Failure::internal("a language's run panicked")),
+                    elapsed: Duration::ZERO,
+                })
+            })
+            .collect()
+    });
+
+    if let Some(view) = &live {
+        view.close();
+    }
     let mut worst: Option<Failure> = None;
-    for lang in langs {
-        let outcome = pkgrun_lang::with_adapter(
-            lang,
-            RunLang {
-                config: &config,
-                env: env.clone(),
-                plan: plan.as_ref(),
-                log: &log,
-                phases,
-            },
-        );
-        let outcome = match (outcome, &sink) {
-            (Ok(mut outcome), Some(sink)) if phases != Phases::Publish => {
-                if let Some(failure) =
-                    state_sync::write_configmap(sink, &config, lang, &outcome, &log)
-                {
-                    outcome.failures.push(failure);
-                }
-                Ok(outcome)
-            }
-            (outcome, _) => outcome,
-        };
-        let failure = match outcome {
+    for run in &runs {
+        let failure = match &run.result {
             Ok(outcome) => {
                 for doc in &outcome.documents {
                     println!("{} {}", doc.state_key, doc.version);
                 }
                 outcome.worst().cloned()
             }
-            Err(failure) => Some(failure),
+            Err(failure) => Some(failure.clone()),
         };
         if let Some(f) = failure {
             if worst.as_ref().is_none_or(|w| f.rank() > w.rank()) {
@@ -78,9 +130,152 @@ pub fn run(phases: Phases, args: PipelineArgs, globals: &Globals) -> Result<Outc
             }
         }
     }
+    let exit_code = worst.as_ref().map_or(0, |f| f.exit_status().code());
+    let report = Report::new(
+        &config,
+        phases,
+        &runs,
+        started_at,
+        started.elapsed(),
+        exit_code,
+    );
+    write_reports(&report, &outputs, &log)?;
     match worst {
         None => Ok(Outcome::SUCCESS),
         Some(failure) => Err(cli_error(failure).into()),
+    }
+}
+
+/// Where the reports go: the flags, and `$GITHUB_STEP_SUMMARY` when set.
+struct ReportOutputs {
+    json: Option<PathBuf>,
+    junit: Option<PathBuf>,
+    step_summary: Option<PathBuf>,
+}
+
+impl ReportOutputs {
+    /// Checked before anything is touched: each file's directory must be writable.
+    fn check(args: &PipelineArgs) -> Result<Self, CliError> {
+        let outputs = ReportOutputs {
+            json: args.report_json.clone(),
+            junit: args.junit.clone(),
+            step_summary: std::env::var_os("GITHUB_STEP_SUMMARY")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+        };
+        for (what, path) in [
+            ("--report-json", &outputs.json),
+            ("--junit", &outputs.junit),
+            ("GITHUB_STEP_SUMMARY", &outputs.step_summary),
+        ] {
+            let Some(path) = path else { continue };
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            if let Err(e) = tempfile::tempfile_in(dir) {
+                return Err(CliError::usage(
+                    format!(
+                        "{what} {}: cannot write in {}: {e}",
+                        path.display(),
+                        dir.display()
+                    ),
+                    Some("create the directory or choose a writable path".into()),
+                ));
+            }
+        }
+        Ok(outputs)
+    }
+}
+
+fn write_reports(report: &Report, outputs: &ReportOutputs, log: &Logger) -> Result<()> {
+    let log = log.scoped("packages:pkgrun-report");
+    if let Some(path) = &outputs.json {
+        reports::write_json(report, path)?;
+        log.ok(&format!("report written to {}", path.display()));
+    }
+    if let Some(path) = &outputs.junit {
+        reports::write_junit(report, path)?;
+        log.ok(&format!("JUnit report written to {}", path.display()));
+    }
+    if let Some(path) = &outputs.step_summary {
+        reports::append_summary(report, path)?;
+    }
+    Ok(())
+}
+
+/// A language's last live line: what it published, or why it failed.
+fn summary(outcome: &Result<PhaseOutcome, Failure>) -> String {
+    match outcome {
+        Ok(o) => match o.worst() {
+            None => format!("ok: {} package(s)", o.documents.len()),
+            Some(f) => format!("failed ({}): {}", f.exit_status().code(), f.message),
+        },
+        Err(f) => format!("failed ({}): {}", f.exit_status().code(), f.message),
+    }
+}
+
+/// A counting semaphore: at most `n` languages run at once.
+struct Slots {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+struct Slot<'a>(&'a Slots);
+
+impl Slots {
+    fn new(n: usize) -> Self {
+        Slots {
+            free: Mutex::new(n),
+            freed: Condvar::new(),
+        }
+    }
+
+    fn take(&self) -> Slot<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+        Slot(self)
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.0.freed.notify_one();
+    }
+}
+
+/// One language's phases, then its ConfigMap (when the sink is on and smoke ran).
+fn run_lang_with_sink(
+    lang: Lang,
+    config: &Config,
+    env: pkgrun_core::env::Resolved,
+    plan: Option<&VersionPlan>,
+    log: &Logger,
+    phases: Phases,
+    sink: Option<&state_sync::SinkTargets>,
+) -> Result<PhaseOutcome, Failure> {
+    let outcome = pkgrun_lang::with_adapter(
+        lang,
+        RunLang {
+            config,
+            env,
+            plan,
+            log,
+            phases,
+        },
+    );
+    match (outcome, sink) {
+        (Ok(mut outcome), Some(sink)) if phases != Phases::Publish => {
+            if let Some(failure) = state_sync::write_configmap(sink, config, lang, &outcome, log) {
+                outcome.failures.push(failure);
+            }
+            Ok(outcome)
+        }
+        (outcome, _) => outcome,
     }
 }
 

@@ -38,7 +38,7 @@ fn env_nonempty(name: &str) -> Option<String> {
 /// language section's `configmap`, else `default` (when given). A name without
 /// `{lang}` used for more than one language is refused: the languages would fight
 /// over one ConfigMap's keys.
-fn configmap_name(
+pub(crate) fn configmap_name(
     config: &Config,
     lang: Lang,
     langs: &[Lang],
