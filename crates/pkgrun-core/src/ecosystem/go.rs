@@ -155,6 +155,9 @@ impl Ecosystem for Go {
     fn env_vars(&self) -> &'static [EnvVar] {
         &ENV
     }
+    fn registry_url_var(&self) -> EnvVar {
+        GO_REGISTRY_URL
+    }
     fn parse_manifest(&self, text: &str) -> Result<ParsedManifest, String> {
         parse_go_mod(text)
     }

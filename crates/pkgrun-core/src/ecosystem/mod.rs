@@ -139,6 +139,8 @@ pub trait Ecosystem: Sync {
     fn manifest_file(&self) -> &'static str;
     /// The variables publish and smoke need, in contract order.
     fn env_vars(&self) -> &'static [EnvVar];
+    /// The variable holding the URL publish uploads to (what `pkgrun health` probes).
+    fn registry_url_var(&self) -> EnvVar;
     /// Reads name, base version and dependencies from the manifest's text.
     fn parse_manifest(&self, text: &str) -> Result<ParsedManifest, String>;
     /// Whether the base version comes from pkgrun.toml's `base_version` (Go) rather

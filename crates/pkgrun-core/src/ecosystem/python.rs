@@ -65,6 +65,9 @@ impl Ecosystem for Python {
     fn env_vars(&self) -> &'static [EnvVar] {
         &ENV
     }
+    fn registry_url_var(&self) -> EnvVar {
+        PYPI_REPOSITORY_URL
+    }
     fn parse_manifest(&self, text: &str) -> Result<ParsedManifest, String> {
         parse_pyproject(text)
     }

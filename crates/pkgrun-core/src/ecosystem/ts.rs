@@ -51,6 +51,9 @@ impl Ecosystem for Ts {
     fn env_vars(&self) -> &'static [EnvVar] {
         &ENV
     }
+    fn registry_url_var(&self) -> EnvVar {
+        NPM_REGISTRY_URL
+    }
     fn parse_manifest(&self, text: &str) -> Result<ParsedManifest, String> {
         parse_package_json(text)
     }
