@@ -83,7 +83,8 @@ impl Timestamp {
         Ok(Self::from_datetime(dt))
     }
 
-    fn from_datetime(dt: OffsetDateTime) -> Self {
+    /// From any instant, converted to UTC and truncated to the second.
+    pub fn from_datetime(dt: OffsetDateTime) -> Self {
         let dt = dt.to_offset(UtcOffset::UTC);
         Timestamp(dt.replace_nanosecond(0).expect("0 is a valid nanosecond"))
     }
