@@ -5,8 +5,9 @@
 //! built-in `root/pypi` mirror) and Verdaccio (uplink from `npm config get registry`)
 //! — then runs `<command>` with pkgrun's environment contract set for them, and stops
 //! the registries when it exits. Credentials reach the command through its
-//! environment only; its exit code is passed through. `GOSUMDB=off` is set so that
-//! only the Go registry's upstream connection leaves the machine.
+//! environment only; its exit code is passed through. The go command keeps its checksum
+//! database on: the Go registry proxies it (`/sumdb/…`), so the registry's upstream
+//! connection is still the only one that leaves the machine.
 //!
 //! This is what `scripts/main-job.sh` uses to run the job on a laptop or a CI runner
 //! with no registries of its own. It reuses the end-to-end suites' harness, so the
@@ -80,10 +81,6 @@ fn run() -> Result<ExitCode> {
         .env("GO_REGISTRY_URL", go.url())
         .env("GO_REGISTRY_TOKEN", go.token())
         .env("GONOSUMDB", &args.go_private)
-        // The public modules of the upstream probe would be checked against the public
-        // checksum database, which a loopback setup must not depend on reaching; the
-        // registry's own upstream is the only connection that leaves the machine.
-        .env("GOSUMDB", "off")
         .env_remove("GOPRIVATE")
         .env_remove("GONOPROXY")
         .env(format!("{prefix}_PYPI_REPOSITORY_URL"), devpi.upload_url())
