@@ -1,4 +1,4 @@
-//! `go-registry`: a Go module registry for private modules (DESIGN §6).
+//! `go-registry`: a Go module registry for private modules (docs/go-registry.md).
 //!
 //! * `POST /upload` accepts a module version (multipart `module`, `version`, `info`, `mod`,
 //!   `zip`; bearer token), validates it with the Go module rules from [`gomod`], and stores

@@ -1,4 +1,5 @@
-//! The project's log line format for `tracing` events (PLAN.md "Log line format"):
+//! The project's log line format for `tracing` events (README "Log format"; the line itself
+//! is written by `pkgrun_core::log::format_line`, the formatter pkgrun's own lines use):
 //!
 //! ```text
 //! [packages:go-registry] 2026-11-27T22:10:05Z info listening addr=127.0.0.1:5000
@@ -11,8 +12,6 @@
 
 use std::fmt;
 
-use time::format_description::FormatItem;
-use time::macros::format_description;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
@@ -21,9 +20,6 @@ use tracing_subscriber::registry::LookupSpan;
 
 /// The scope of every line this service prints.
 pub const SCOPE: &str = "packages:go-registry";
-
-const TIMESTAMP: &[FormatItem<'static>] =
-    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
 
 /// A `FormatEvent` writing the project's line format with a fixed scope.
 #[derive(Debug, Clone)]
@@ -48,10 +44,16 @@ impl Default for LineFormat {
 
 /// The level word for a tracing level, already padded to four characters.
 pub fn level_word(level: &Level) -> &'static str {
+    project_level(level).as_str()
+}
+
+/// The project's level for a tracing level: `ERROR` is `fail`, `WARN` is `warn`, the
+/// rest `info`.
+fn project_level(level: &Level) -> pkgrun_core::log::Level {
     match *level {
-        Level::ERROR => "fail",
-        Level::WARN => "warn",
-        _ => "info",
+        Level::ERROR => pkgrun_core::log::Level::Fail,
+        Level::WARN => pkgrun_core::log::Level::Warn,
+        _ => pkgrun_core::log::Level::Info,
     }
 }
 
@@ -118,13 +120,16 @@ pub fn format_line(
     message: &str,
     fields: &str,
 ) -> String {
-    let ts = now
-        .to_offset(time::UtcOffset::UTC)
-        .format(TIMESTAMP)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_string());
     // Child lines and multi-line messages must not break the one-line-per-event rule.
     let message = escape_controls(message);
-    format!("[{scope}] {ts} {} {message}{fields}", level_word(level))
+    let line = pkgrun_core::log::format_line(
+        scope,
+        pkgrun_core::version::Timestamp::from_datetime(now),
+        project_level(level),
+        &format!("{message}{fields}"),
+        false,
+    );
+    line.trim_end_matches('\n').to_string()
 }
 
 impl<S, N> FormatEvent<S, N> for LineFormat

@@ -17,9 +17,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::ecosystem::VersionInput;
 use crate::lang::Lang;
-use crate::manifest::{normalize_python_name, Manifest, ManifestError};
-use crate::version::{self, Base, Sha12, Timestamp};
+use crate::manifest::{Manifest, ManifestError};
+use crate::version::{self, Sha12, Timestamp};
 
 /// The config file name searched for by [`Config::discover`].
 pub const FILE_NAME: &str = "pkgrun.toml";
@@ -54,9 +55,12 @@ fn bullet_list(items: &[String]) -> String {
         .join("\n")
 }
 
-impl ConfigError {
-    /// A suggestion for fixing the error, printed as a separate `hint:` line.
-    pub fn hint(&self) -> Option<String> {
+impl crate::Hint for ConfigError {
+    fn exit_status(&self) -> crate::ExitStatus {
+        crate::ExitStatus::Usage
+    }
+
+    fn hint(&self) -> Option<String> {
         match self {
             ConfigError::NotFound { .. } => Some(format!(
                 "create {FILE_NAME} at the workspace root (see the README's pkgrun.toml reference), or pass --config <path> or set PKGRUN_CONFIG"
@@ -97,6 +101,8 @@ struct RawPackage {
     name: String,
     path: String,
     state_key: Option<String>,
+    /// Go only: the release or prerelease the snapshots follow (go.mod has no version).
+    base_version: Option<String>,
     #[serde(default)]
     smoke: Vec<SmokeCheck>,
 }
@@ -153,17 +159,24 @@ pub struct Package {
     pub smoke: Vec<SmokeCheck>,
     /// The package's manifest, read during validation.
     pub manifest: Manifest,
+    /// Go's `base_version` from pkgrun.toml; for the other languages the manifest's.
+    pub base_version: Option<String>,
 }
 
 impl Package {
-    /// What a snapshot version of this package is made from.
-    pub fn version_base(&self) -> Base<'_> {
-        let base = self.manifest.base_version.as_deref().unwrap_or("");
-        match self.lang {
-            Lang::Go => Base::GoModule(&self.manifest.name),
-            Lang::Python => Base::Python(base),
-            Lang::Ts => Base::Ts(base),
+    /// What this package's snapshot and release versions are made from.
+    pub fn version_input(&self) -> VersionInput<'_> {
+        VersionInput {
+            package: &self.name,
+            name: &self.manifest.name,
+            base: self.base_version.as_deref(),
         }
+    }
+
+    /// The variable that overrides this package's version alone
+    /// (see [`Lang::package_override_var`]).
+    pub fn override_var(&self, env_prefix: &str) -> String {
+        self.lang.package_override_var(env_prefix, &self.state_key)
     }
 }
 
@@ -194,10 +207,7 @@ pub fn is_dns_subdomain(name: &str) -> bool {
 }
 
 fn same_name(lang: Lang, a: &str, b: &str) -> bool {
-    match lang {
-        Lang::Python => normalize_python_name(a) == normalize_python_name(b),
-        _ => a == b,
-    }
+    lang.ecosystem().same_name(a, b)
 }
 
 fn sibling_indexes(lang: Lang, packages: &[Package], package: &Package) -> Vec<usize> {
@@ -267,7 +277,7 @@ pub fn default_state_key(name: &str) -> String {
     let mut segments: Vec<&str> = name.split('/').filter(|s| !s.is_empty()).collect();
     if segments.len() > 1 {
         if let Some(last) = segments.last() {
-            if version::go_major_suffix(&format!("x/{last}")).is_some() {
+            if crate::ecosystem::go::path_major(&format!("x/{last}")).is_some() {
                 segments.pop();
             }
         }
@@ -290,11 +300,7 @@ fn valid_env_prefix(prefix: &str) -> bool {
 }
 
 fn check_probe(lang: Lang, probe: &str) -> Result<(), String> {
-    let (sep, example) = match lang {
-        Lang::Go => ("@", "github.com/google/uuid@v1.6.0"),
-        Lang::Python => ("==", "requests==2.32.3"),
-        Lang::Ts => ("@", "lodash@4.17.21"),
-    };
+    let (sep, example) = lang.ecosystem().probe_syntax();
     // npm scoped names start with `@`, so split at the last separator.
     let ok = match probe.rsplit_once(sep) {
         Some((name, ver)) => {
@@ -427,11 +433,10 @@ impl Config {
             }
             let mut names: BTreeMap<String, usize> = BTreeMap::new();
             for p in &packages {
-                let key = if lang == Lang::Python {
-                    normalize_python_name(&p.name)
-                } else {
-                    p.name.clone()
-                };
+                let key = packages
+                    .iter()
+                    .find(|q| same_name(lang, &q.name, &p.name))
+                    .map_or(p.name.clone(), |q| q.name.clone());
                 *names.entry(key).or_default() += 1;
             }
             for (name, n) in names {
@@ -504,9 +509,9 @@ impl Config {
                 problems.push(format!(
                     "`{at}.smoke[{j}]` needs a non-empty `import` and `symbol`"
                 ));
-            } else if lang == Lang::Ts && check.import != "." && !check.import.starts_with("./") {
+            } else if let Err(rule) = lang.ecosystem().check_smoke_import(&check.import) {
                 problems.push(format!(
-                    "`{at}.smoke[{j}].import` = {:?}: for ts use \".\" (the main entry) or a subpath export like \"./platform/organizations\"",
+                    "`{at}.smoke[{j}].import` = {:?}: {rule}",
                     check.import
                 ));
             }
@@ -545,6 +550,17 @@ impl Config {
                 manifest.name
             ));
         }
+        let base_version = if lang.ecosystem().base_in_config() {
+            raw.base_version
+        } else {
+            if raw.base_version.is_some() {
+                problems.push(format!(
+                    "`{at}.base_version` is only for go: a {lang} package's base version is the `version` in its {}",
+                    lang.manifest_file()
+                ));
+            }
+            manifest.base_version.clone()
+        };
         let package = Package {
             lang,
             name: raw.name,
@@ -553,16 +569,13 @@ impl Config {
             state_key,
             smoke: raw.smoke,
             manifest,
+            base_version,
         };
         // Catch an unusable base version now rather than in the middle of a publish.
-        if lang != Lang::Go {
-            let probe_sha: Sha12 = "0123456789ab".parse().expect("valid sha");
-            let probe_ts = Timestamp::from_unix(0).expect("1970 is in range");
-            if let Err(e) =
-                version::snapshot(&package.name, package.version_base(), probe_ts, &probe_sha)
-            {
-                problems.push(format!("`{at}`: {e}"));
-            }
+        let probe_sha: Sha12 = "0123456789ab".parse().expect("valid sha");
+        let probe_ts = Timestamp::from_unix(0).expect("1970 is in range");
+        if let Err(e) = version::snapshot(lang, &package.version_input(), probe_ts, &probe_sha) {
+            problems.push(format!("`{at}`: {e}"));
         }
         (problems.len() == before).then_some(package)
     }

@@ -88,27 +88,14 @@ impl Requirement {
     }
 }
 
-/// The variables a language's publish and smoke need (DESIGN §3), in contract order.
+/// The variables a language's publish and smoke need, in contract order (declared as
+/// constants in the language's [`crate::ecosystem`] module).
 pub fn requirements_for(lang: Lang, prefix: &str) -> Vec<Requirement> {
-    match lang {
-        Lang::Go => vec![
-            Requirement::new("GO_REGISTRY_URL", Kind::Url, "Go module registry: upload endpoint and GOPROXY base"),
-            Requirement::new("GO_REGISTRY_TOKEN", Kind::Secret, "bearer token for uploads to the Go registry"),
-            Requirement::new("GONOSUMDB", Kind::ModulePrefixes, "private module path prefixes, comma-separated (not checked against the public checksum database)"),
-            Requirement::new("GOPRIVATE", Kind::MustNotBypass("GONOSUMDB".into()), "optional; must not cover the private prefixes (it would bypass the registry)"),
-            Requirement::new("GONOPROXY", Kind::MustNotBypass("GONOSUMDB".into()), "optional; must not cover the private prefixes (it would bypass the registry)"),
-        ],
-        Lang::Python => vec![
-            Requirement::new(format!("{prefix}_PYPI_REPOSITORY_URL"), Kind::Url, "upload URL of the Python index (devpi index URL)"),
-            Requirement::new(format!("{prefix}_PYPI_USERNAME"), Kind::NonEmpty, "user name for uploads to the Python index"),
-            Requirement::new(format!("{prefix}_PYPI_PASSWORD"), Kind::Secret, "password for uploads to the Python index"),
-            Requirement::new("PIP_INDEX_URL", Kind::Url, "simple index URL consumers install from (…/+simple/)"),
-        ],
-        Lang::Ts => vec![
-            Requirement::new("NPM_REGISTRY_URL", Kind::Url, "npm registry URL for publish and install"),
-            Requirement::new("NPM_AUTH_TOKEN", Kind::Secret, "npm auth token for publishing"),
-        ],
-    }
+    lang.ecosystem()
+        .env_vars()
+        .iter()
+        .map(|var| var.requirement(prefix))
+        .collect()
 }
 
 /// A resolved value.
@@ -218,8 +205,14 @@ impl EnvError {
     pub fn variables(&self) -> Vec<&str> {
         self.problems.iter().map(|p| p.variable.as_str()).collect()
     }
+}
 
-    pub fn hint(&self) -> Option<String> {
+impl crate::Hint for EnvError {
+    fn exit_status(&self) -> crate::ExitStatus {
+        crate::ExitStatus::Usage
+    }
+
+    fn hint(&self) -> Option<String> {
         Some("set the variables listed above (see the README's environment contract); nothing was touched".into())
     }
 }

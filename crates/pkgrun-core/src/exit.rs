@@ -11,6 +11,18 @@
 
 use std::fmt;
 
+/// An error that knows which exit status it ends a command with and can suggest a fix.
+///
+/// The CLI's reporter looks for one in an error's chain and prints `error:`, the
+/// `Caused by:` chain (each error's `#[source]`), then [`Hint::hint`] as a separate
+/// `hint:` line. Every pkgrun error type that can suggest a fix implements this trait
+/// rather than a method of its own.
+pub trait Hint {
+    fn exit_status(&self) -> ExitStatus;
+    /// What the user can do about it, if pkgrun knows.
+    fn hint(&self) -> Option<String>;
+}
+
 /// How a `pkgrun` invocation ended; [`ExitStatus::code`] is the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ExitStatus {

@@ -28,8 +28,12 @@ pub enum GitError {
     Repository { git_dir: PathBuf, problem: String },
 }
 
-impl GitError {
-    pub fn hint(&self) -> Option<String> {
+impl crate::Hint for GitError {
+    fn exit_status(&self) -> crate::ExitStatus {
+        crate::ExitStatus::Usage
+    }
+
+    fn hint(&self) -> Option<String> {
         Some(match self {
             GitError::BadOverride { .. } => {
                 "set SOURCE_GIT_SHA to the full commit id (e.g. the output of `git rev-parse HEAD`)"
@@ -146,6 +150,7 @@ fn read_ref(git_dir: &Path, common: &Path, name: &str) -> Result<Option<String>,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Hint;
     use std::collections::BTreeMap;
     use std::process::Command;
 

@@ -4,6 +4,9 @@
 //! tooling:
 //!
 //! * [`config`]: `pkgrun.toml` (what to publish) and the package manifests it points at.
+//! * [`ecosystem`]: one module per language with every rule that is not I/O (names,
+//!   environment variables, manifest parsing, snapshot and release versions), registered
+//!   once in [`Lang::ecosystem`].
 //! * [`manifest`]: reading a package's name, base version and dependencies from its
 //!   `go.mod`, `pyproject.toml` or `package.json`.
 //! * [`env`]: the environment contract (where to publish, with which credentials):
@@ -21,6 +24,7 @@
 //! returned as data or as an error.
 
 pub mod config;
+pub mod ecosystem;
 pub mod env;
 pub mod exit;
 pub mod git;
@@ -34,5 +38,5 @@ pub mod state;
 pub mod version;
 
 pub use config::Config;
-pub use exit::ExitStatus;
+pub use exit::{ExitStatus, Hint};
 pub use lang::Lang;

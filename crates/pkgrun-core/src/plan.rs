@@ -6,10 +6,12 @@
 //! collected into one [`EnvError`], so a user fixes everything in one go.
 
 use crate::config::Config;
+use crate::ecosystem::go::GONOSUMDB;
 use crate::env::{self, EnvError, EnvSource, Problems, Resolved};
 use crate::git;
 use crate::lang::Lang;
 use crate::version::{self, Sha12, Timestamp, VersionSource};
+use crate::Hint;
 
 /// One package's version for this run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,14 +48,6 @@ pub struct Preflight {
     pub versions: VersionPlan,
 }
 
-fn hint_for_override(lang: Lang) -> &'static str {
-    match lang {
-        Lang::Go => "use a canonical Go version such as v1.4.0 that agrees with the module path's /vN suffix, or unset it to publish a snapshot",
-        Lang::Python => "use a PEP 440 version such as 1.4.0, or unset it to publish a snapshot",
-        Lang::Ts => "use a SemVer version such as 1.4.0, or unset it to publish a snapshot",
-    }
-}
-
 /// The languages to act on: `requested`, or every configured one when empty.
 /// Requesting a language that pkgrun.toml does not configure is a problem.
 pub fn select_languages(config: &Config, requested: &[Lang]) -> Result<Vec<Lang>, String> {
@@ -83,7 +77,17 @@ pub fn select_languages(config: &Config, requested: &[Lang]) -> Result<Vec<Lang>
     Ok(out)
 }
 
-/// Resolves the sha and every package version of `langs`, collecting problems into `problems`.
+/// A non-empty release override in `var`, with the variable's name.
+fn release_override(source: &dyn EnvSource, var: &str) -> Option<(String, String)> {
+    source
+        .get(var)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .map(|v| (var.to_string(), v))
+}
+
+/// Resolves the sha and every package version of `langs`, collecting problems into
+/// `problems`. A package's own override variable wins over its language's.
 fn versions_into(
     config: &Config,
     langs: &[Lang],
@@ -107,41 +111,43 @@ fn versions_into(
         let Some(section) = config.section(lang) else {
             continue;
         };
-        let var = config.override_var(lang);
-        let over = source
-            .get(&var)
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty());
-        // Python and TypeScript overrides are valid or not regardless of the package, so
-        // one problem per variable is enough; Go's depend on each module's major suffix.
-        let mut override_reported = false;
+        let lang_var = config.override_var(lang);
+        // Where a release version is valid or not regardless of the package (Python,
+        // TypeScript), one problem per variable is enough.
+        let mut reported = Vec::new();
         for pkg in section.publish_order() {
-            let planned = match (&over, &sha) {
-                (Some(v), _) => {
-                    match version::validate_override(&pkg.name, pkg.version_base(), v) {
-                        Ok(version) => Some((version, VersionSource::Override)),
+            let over = release_override(source, &pkg.override_var(config.env_prefix()))
+                .or_else(|| release_override(source, &lang_var));
+            let planned = match (over, &sha) {
+                (Some((var, v)), _) => {
+                    match version::validate_override(lang, &pkg.version_input(), &v) {
+                        Ok(version) => Some((
+                            version,
+                            VersionSource::Override {
+                                variable: var.clone(),
+                            },
+                        )),
                         Err(e) => {
-                            if lang == Lang::Go || !override_reported {
-                                problems.push(&var, e.to_string(), hint_for_override(lang));
-                                override_reported = true;
+                            let per_package = lang.ecosystem().release_depends_on_package();
+                            if per_package || !reported.contains(&var) {
+                                problems.push(&var, e.to_string(), lang.ecosystem().release_hint());
+                                reported.push(var);
                             }
                             None
                         }
                     }
                 }
-                (None, Some(sha)) => {
-                    match version::snapshot(&pkg.name, pkg.version_base(), at, sha) {
-                        Ok(version) => Some((version, VersionSource::Snapshot)),
-                        Err(e) => {
-                            problems.push(
+                (None, Some(sha)) => match version::snapshot(lang, &pkg.version_input(), at, sha) {
+                    Ok(version) => Some((version, VersionSource::Snapshot)),
+                    Err(e) => {
+                        problems.push(
                                 pkg.manifest.file.display().to_string(),
                                 e.to_string(),
-                                "fix the base version in the manifest",
+                                "fix the base version in the manifest (go: `base_version` in pkgrun.toml)",
                             );
-                            None
-                        }
+                        None
                     }
-                }
+                },
                 (None, None) => None,
             };
             if let Some((version, source)) = planned {
@@ -204,7 +210,7 @@ fn environment_into(
             return None;
         }
     };
-    if let (true, Some(prefixes)) = (langs.contains(&Lang::Go), resolved.prefixes("GONOSUMDB")) {
+    if let (true, Some(prefixes)) = (langs.contains(&Lang::Go), resolved.prefixes(GONOSUMDB.name)) {
         let uncovered: Vec<&str> = config
             .section(Lang::Go)
             .map(|s| {
@@ -219,7 +225,7 @@ fn environment_into(
             .collect();
         if !uncovered.is_empty() {
             problems.push(
-                "GONOSUMDB",
+                GONOSUMDB.name,
                 format!(
                     "does not cover the configured Go module{} {}",
                     if uncovered.len() == 1 { "" } else { "s" },
@@ -294,7 +300,63 @@ mod tests {
             Some("v2.0.0-20261127221005-0123456789ab")
         );
         assert_eq!(plan.version_of(Lang::Ts, "@a/t"), Some("1.3.0"));
-        assert_eq!(plan.packages[1].source, VersionSource::Override);
+        assert_eq!(
+            plan.packages[1].source,
+            VersionSource::Override {
+                variable: "ACME_TS_SDK_VERSION".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_package_override_wins_over_the_language_variable() {
+        let d = tempfile::tempdir().unwrap();
+        for (dir, module) in [("a", "example.com/a"), ("b", "example.com/b/v2")] {
+            std::fs::create_dir_all(d.path().join(dir)).unwrap();
+            std::fs::write(
+                d.path().join(dir).join("go.mod"),
+                format!("module {module}\n"),
+            )
+            .unwrap();
+        }
+        std::fs::write(d.path().join("pkgrun.toml"), "env_prefix = \"ACME\"\n[[go.packages]]\nname = \"example.com/a\"\npath = \"a\"\n[[go.packages]]\nname = \"example.com/b/v2\"\npath = \"b\"\nstate_key = \"b-v2\"\n").unwrap();
+        let c = Config::load(&d.path().join("pkgrun.toml")).unwrap();
+        // One language variable cannot fit a v0 module and a /v2 module...
+        let lang_only = env(&[
+            ("SOURCE_GIT_SHA", "0123456789ab"),
+            ("ACME_GO_SDK_VERSION", "v0.5.0"),
+        ]);
+        let err = versions(&c, &[Lang::Go], &lang_only, at()).unwrap_err();
+        assert_eq!(err.variables(), ["ACME_GO_SDK_VERSION"]);
+        // ...the /v2 module's own variable does.
+        let both = env(&[
+            ("SOURCE_GIT_SHA", "0123456789ab"),
+            ("ACME_GO_SDK_VERSION", "v0.5.0"),
+            ("ACME_GO_SDK_VERSION_B_V2", "v2.1.0"),
+        ]);
+        let plan = versions(&c, &[Lang::Go], &both, at()).unwrap();
+        assert_eq!(plan.version_of(Lang::Go, "example.com/a"), Some("v0.5.0"));
+        assert_eq!(
+            plan.version_of(Lang::Go, "example.com/b/v2"),
+            Some("v2.1.0")
+        );
+        // A bad package variable is reported under its own name.
+        let bad = env(&[
+            ("SOURCE_GIT_SHA", "0123456789ab"),
+            ("ACME_GO_SDK_VERSION_B_V2", "v3.0.0"),
+        ]);
+        let err = versions(&c, &[Lang::Go], &bad, at()).unwrap_err();
+        assert_eq!(err.variables(), ["ACME_GO_SDK_VERSION_B_V2"]);
+        // Only the package variable set: the other package still gets a snapshot.
+        let one = env(&[
+            ("SOURCE_GIT_SHA", "0123456789ab"),
+            ("ACME_GO_SDK_VERSION_B_V2", "v2.1.0"),
+        ]);
+        let plan = versions(&c, &[Lang::Go], &one, at()).unwrap();
+        assert_eq!(
+            plan.version_of(Lang::Go, "example.com/a"),
+            Some("v0.0.0-20261127221005-0123456789ab")
+        );
     }
 
     #[test]

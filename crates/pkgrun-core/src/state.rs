@@ -225,6 +225,21 @@ pub enum StateError {
     BadKey(String),
 }
 
+impl crate::Hint for StateError {
+    fn exit_status(&self) -> crate::ExitStatus {
+        crate::ExitStatus::Usage
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            StateError::Parse { .. } => Some(
+                "remove or fix that file; `pkgrun state clean` empties the state directory".into(),
+            ),
+            _ => None,
+        }
+    }
+}
+
 fn io_err<'a>(
     action: &'static str,
     path: &'a Path,

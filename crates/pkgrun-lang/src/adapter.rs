@@ -19,6 +19,13 @@ use pkgrun_core::Lang;
 use crate::failure::{Failure, FailureKind};
 use crate::http::RegistryHttp;
 
+/// Code that works with any adapter, given the one of a language by
+/// [`crate::with_adapter`] (adapters are generic parameters of a run, not objects).
+pub trait AdapterVisitor {
+    type Output;
+    fn visit<A: Adapter>(self, adapter: A) -> Self::Output;
+}
+
 /// What an adapter gets to work with during one phase of a run.
 pub struct Context<'a> {
     pub config: &'a Config,

@@ -127,6 +127,16 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
+impl pkgrun_core::Hint for Failure {
+    fn exit_status(&self) -> ExitStatus {
+        Failure::exit_status(self)
+    }
+
+    fn hint(&self) -> Option<String> {
+        self.hint.clone()
+    }
+}
+
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Self {
         Failure::internal(format!("I/O error: {e}"))

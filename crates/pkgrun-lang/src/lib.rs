@@ -9,7 +9,7 @@
 //! * [`failure`]: failures classified by exit code.
 //! * [`digest`]: sha256, npm integrity and shasum.
 //! * [`tool`]: finding the ecosystem tools on `PATH`.
-//! * [`go`], [`python`], [`ts`]: the adapters.
+//! * [`go`], [`python`], [`ts`]: the adapters, registered once in [`with_adapter`].
 
 pub mod adapter;
 pub mod digest;
@@ -23,6 +23,18 @@ pub mod go;
 pub mod python;
 pub mod ts;
 
-pub use adapter::{Adapter, BuildJob, Context, Pin, ProbeEvidence};
+pub use adapter::{Adapter, AdapterVisitor, BuildJob, Context, Pin, ProbeEvidence};
+
+use pkgrun_core::Lang;
+
+/// The one place a language is tied to its adapter (its non-I/O rules are tied to it
+/// in [`Lang::ecosystem`]): calls `visitor` with the adapter of `lang`.
+pub fn with_adapter<V: AdapterVisitor>(lang: Lang, visitor: V) -> V::Output {
+    match lang {
+        Lang::Go => visitor.visit(go::Go),
+        Lang::Python => visitor.visit(python::Python),
+        Lang::Ts => visitor.visit(ts::Ts),
+    }
+}
 pub use failure::{Failure, FailureKind};
 pub use pipeline::{preflight, Outcome, Phase, Run};

@@ -115,11 +115,14 @@ pub fn preflight(
 
 /// The tools a language's adapter needs that are missing from `PATH`.
 fn missing_tools(lang: Lang) -> Vec<String> {
-    match lang {
-        Lang::Go => crate::go::Go.missing_tools(),
-        Lang::Python => crate::python::Python.missing_tools(),
-        Lang::Ts => crate::ts::Ts.missing_tools(),
+    struct MissingTools;
+    impl crate::AdapterVisitor for MissingTools {
+        type Output = Vec<String>;
+        fn visit<A: Adapter>(self, adapter: A) -> Vec<String> {
+            adapter.missing_tools()
+        }
     }
+    crate::with_adapter(lang, MissingTools)
 }
 
 impl<'a, A: Adapter> Run<'a, A> {
@@ -142,7 +145,7 @@ impl<'a, A: Adapter> Run<'a, A> {
                 plan.packages
                     .iter()
                     .filter(|p| p.lang == lang)
-                    .map(|p| (p.state_key.clone(), (p.version.clone(), p.source)))
+                    .map(|p| (p.state_key.clone(), (p.version.clone(), p.source.clone())))
                     .collect()
             })
             .unwrap_or_default();
@@ -236,13 +239,13 @@ impl<'a, A: Adapter> Run<'a, A> {
     ) -> Result<StateDocument, Failure> {
         let started = Instant::now();
         let (version, source) = self.versions[&package.state_key].clone();
-        if source == VersionSource::Override {
-            // The same variable is what `pkgrun env` prints, so an `eval "$(pkgrun env)"`
-            // left in a shell silently re-publishes the previous version: say so.
+        if let VersionSource::Override { variable } = &source {
+            // The language variable is what `pkgrun env` prints, so an
+            // `eval "$(pkgrun env)"` left in a shell silently re-publishes the previous
+            // version: say so.
             ctx.log.info(&format!(
-                "{}: version {version} from {} (release override, not a snapshot)",
+                "{}: version {version} from {variable} (release override, not a snapshot)",
                 package.name,
-                self.config.override_var(self.lang())
             ));
         }
         let workdir = ctx.scratch_dir(&package.state_key)?;

@@ -10,7 +10,7 @@
 //! generated file must not end up in a published artifact just because it sits in
 //! the package's directory.
 
-use std::fs;
+use fs_err as fs;
 use std::io;
 use std::path::Path;
 

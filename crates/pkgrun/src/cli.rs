@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use pkgrun_core::ecosystem::{EnvKind, EnvVar};
 use pkgrun_core::log::{self, Level, DEFAULT_SCOPE};
 use pkgrun_core::Lang;
 
@@ -104,21 +105,21 @@ pub enum Command {
     /// Publish snapshot versions of a language's packages to its registry.
     #[command(
         long_about = "Publish every configured package of the given languages (default: all configured) to the language's registry, in dependency order.\n\nEach package is stamped with its snapshot version (or the {PREFIX}_{LANG}_SDK_VERSION override), built from a throwaway copy of its directory (the workspace is never modified) and uploaded. A sibling dependency is pinned to the version published in the same run, and a package is only built once the siblings it depends on are visible through the URL consumers use; packages that depend on a failed package are skipped. A version already in the registry with identical bytes counts as published; with different bytes it is an error naming both digests.\n\nState documents (`<state_dir>/<state_key>.json`, smoke `not-run`) and `<state_dir>/<lang>-version` are written atomically; a package that failed keeps its previous state file.",
-        after_help = PIPELINE_HELP
+        after_help = pipeline_help()
     )]
     Publish(PipelineArgs),
 
     /// Smoke-test the published versions recorded in the state directory.
     #[command(
         long_about = "Smoke-test the versions recorded in the state directory for the given languages (default: all configured), as a downstream service would consume them:\n\n  protocol   the registry lists the version and serves byte-identical artifacts\n  consumer   a fresh, empty environment installs the version from the registry and imports every configured smoke import\n  upstream   the language's upstream_probe is fetched twice through the registry, proving it proxies and caches\n\nThe results are written into the state documents; a failed check fails the command with exit code 4.",
-        after_help = PIPELINE_HELP
+        after_help = pipeline_help()
     )]
     Smoke(PipelineArgs),
 
     /// Publish, then smoke-test, then record state (the whole job).
     #[command(
         long_about = "The whole job for the given languages (default: all configured): `publish`, then `smoke` of what was published, with the state documents written after each phase. Languages run concurrently (--jobs N bounds how many at once; --jobs 1 runs them one after the other) and independently: a failure in one does not stop the others. The exit code is the worst failure's.",
-        after_help = PIPELINE_HELP
+        after_help = pipeline_help()
     )]
     Run(PipelineArgs),
 
@@ -135,8 +136,8 @@ pub enum Command {
 
     /// Print the version each package would be published with now.
     #[command(
-        long_about = "Print `<state_key> <version>` for each configured package: the snapshot version a publish would stamp right now, or the validated override.\n\nSnapshots: go v0.0.0-<yyyymmddhhmmss>-<sha12> (vN.0.0-… for a /vN module), python <base>.dev<yyyymmddhhmmss>+g<sha12>, ts <base>-dev.<yyyymmddhhmmss>.<sha12>. Overrides are checked with each ecosystem's rules; every invalid override is reported at once (exit 2).",
-        after_help = "Examples:\n  pkgrun version\n  SOURCE_GIT_SHA=$(git rev-parse HEAD) pkgrun version go\n  AMEIDE_TS_SDK_VERSION=1.4.0 pkgrun version ts\n\nEnvironment:\n  SOURCE_GIT_SHA               commit to stamp (else HEAD read from .git; neither is an error)\n  {PREFIX}_GO_SDK_VERSION      override for go packages (canonical Go semver, major suffix rule)\n  {PREFIX}_PYTHON_SDK_VERSION  override for python packages (PEP 440)\n  {PREFIX}_TS_SDK_VERSION      override for ts packages (SemVer)"
+        long_about = "Print `<state_key> <version>` for each configured package: the snapshot version a publish would stamp right now, or the validated override.\n\nSnapshots: go v0.0.0-<yyyymmddhhmmss>-<sha12> (vN.0.0-… for a /vN module; vX.Y.Z-pre.0.<yyyymmddhhmmss>-<sha12> after a `base_version`), python <base>.dev<yyyymmddhhmmss>+g<sha12>, ts <base>-dev.<yyyymmddhhmmss>.<sha12> (<base>.dev.<yyyymmddhhmmss>.<sha12> on a prerelease base). Overrides are checked with each ecosystem's rules; every invalid override is reported at once (exit 2).",
+        after_help = "Examples:\n  pkgrun version\n  SOURCE_GIT_SHA=$(git rev-parse HEAD) pkgrun version go\n  AMEIDE_TS_SDK_VERSION=1.4.0 pkgrun version ts\n\nEnvironment:\n  SOURCE_GIT_SHA               commit to stamp (else HEAD read from .git; neither is an error)\n  {PREFIX}_GO_SDK_VERSION      override for go packages (canonical Go semver, major suffix rule)\n  {PREFIX}_PYTHON_SDK_VERSION  override for python packages (PEP 440)\n  {PREFIX}_TS_SDK_VERSION      override for ts packages (SemVer)\n  {PREFIX}_{LANG}_SDK_VERSION_{KEY}  override for the one package whose state_key is KEY (upper case, `_` for other characters)"
     )]
     Version(VersionArgs),
 
@@ -310,8 +311,50 @@ pub struct EnvArgs {
     pub langs: Vec<Lang>,
 }
 
-const PIPELINE_HELP: &str = "\
-Examples:
+/// One line per ecosystem naming its variables, from the ecosystem's constants.
+fn ecosystem_env_lines() -> String {
+    let mut help = String::new();
+    for lang in Lang::ALL {
+        let eco = lang.ecosystem();
+        let (required, optional): (Vec<_>, Vec<_>) = eco
+            .env_vars()
+            .iter()
+            .partition(|v| !matches!(v.kind, EnvKind::MustNotBypass(_)));
+        let names = |vars: &[&EnvVar]| {
+            vars.iter()
+                .map(|v| v.documented_name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        help.push_str(&format!(
+            "  {:<8} {}",
+            format!("{}:", eco.name()),
+            names(&required)
+        ));
+        if let Some(EnvKind::MustNotBypass(other)) = optional.first().map(|v| v.kind) {
+            help.push_str(&format!(
+                "; {} must not cover {other}'s prefixes",
+                names(&optional).replace(", ", "/")
+            ));
+        }
+        help.push('\n');
+    }
+    help
+}
+
+/// The help after `config`: its `--env` check names the same variables.
+fn config_help() -> String {
+    format!(
+        "Examples:\n  pkgrun config check\n  pkgrun --config examples/monorepo/pkgrun.toml config check --env\n\nEnvironment (checked with --env):\n{}  all:     {{PREFIX}}_{{LANG}}_SDK_VERSION overrides (and _{{STATE_KEY}} ones), when set, must be valid",
+        ecosystem_env_lines()
+    )
+}
+
+/// The help after publish/smoke/run: the environment lines come from each ecosystem's
+/// variable constants, so they cannot drift from what the env check asks for.
+fn pipeline_help() -> String {
+    let mut help = String::from(
+        "Examples:
   pkgrun run                          publish and smoke every configured language
   pkgrun publish go                   publish the Go modules only
   VERBOSE=1 pkgrun smoke python ts    smoke what the state directory records, with tool output
@@ -319,16 +362,21 @@ Examples:
   pkgrun run go --junit out/junit.xml --report-json out/report.json
 
 Environment (checked before anything is touched; all problems reported at once, exit 2):
-  go:      GO_REGISTRY_URL, GO_REGISTRY_TOKEN, GONOSUMDB; GOPRIVATE/GONOPROXY must not cover GONOSUMDB's prefixes
-  python:  {PREFIX}_PYPI_REPOSITORY_URL, {PREFIX}_PYPI_USERNAME, {PREFIX}_PYPI_PASSWORD, PIP_INDEX_URL
-  ts:      NPM_REGISTRY_URL, NPM_AUTH_TOKEN
-  publish: SOURCE_GIT_SHA (else HEAD of the repository), {PREFIX}_{LANG}_SDK_VERSION overrides
+",
+    );
+    help.push_str(&ecosystem_env_lines());
+    help.push_str(
+        "  publish: SOURCE_GIT_SHA (else HEAD of the repository), {PREFIX}_{LANG}_SDK_VERSION overrides,
+           {PREFIX}_{LANG}_SDK_VERSION_{STATE_KEY} for one package
   reports: GITHUB_STEP_SUMMARY (when set, a Markdown table per package is appended to it)
   cluster: PKGRUN_CONFIGMAP (a name, {lang} replaced) enables the ConfigMap state sink after a
            passed smoke; PKGRUN_NAMESPACE; KUBECONFIG (else the pod's service account)
 
 Exit codes: 0 ok; 2 usage, config or environment error; 3 publish failed; 4 smoke failed;
-5 registry unreachable after bounded retries.";
+5 registry unreachable after bounded retries.",
+    );
+    help
+}
 
 #[derive(Debug, Args)]
 pub struct PipelineArgs {
@@ -365,7 +413,7 @@ pub enum ConfigCommand {
     /// Load and validate pkgrun.toml and every package manifest, and print a summary.
     #[command(
         long_about = "Load pkgrun.toml, check every key and every package (directory, manifest, name, state key, base version, smoke checks, sibling dependency cycles) and print a summary. With --env, also check the environment contract of every configured language (registry URLs, credentials, GONOSUMDB/GOPRIVATE, version overrides) and report every problem at once.",
-        after_help = "Examples:\n  pkgrun config check\n  pkgrun --config examples/monorepo/pkgrun.toml config check --env\n\nEnvironment (checked with --env):\n  go:      GO_REGISTRY_URL, GO_REGISTRY_TOKEN, GONOSUMDB; GOPRIVATE/GONOPROXY must not cover GONOSUMDB's prefixes\n  python:  {PREFIX}_PYPI_REPOSITORY_URL, {PREFIX}_PYPI_USERNAME, {PREFIX}_PYPI_PASSWORD, PIP_INDEX_URL\n  ts:      NPM_REGISTRY_URL, NPM_AUTH_TOKEN\n  all:     {PREFIX}_{LANG}_SDK_VERSION overrides, when set, must be valid"
+        after_help = config_help()
     )]
     Check {
         /// Also check the environment contract of the configured languages.
@@ -392,5 +440,16 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_names_every_ecosystem_variable() {
+        for help in [pipeline_help(), config_help()] {
+            for lang in Lang::ALL {
+                for var in lang.ecosystem().env_vars() {
+                    assert!(help.contains(&var.documented_name()), "{}", var.name);
+                }
+            }
+        }
     }
 }

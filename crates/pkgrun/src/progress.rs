@@ -1,5 +1,5 @@
 //! The live per-language progress view of `publish`/`smoke`/`run` on a terminal
-//! (DESIGN §5): one line per language with its spinner, elapsed time and current step.
+//! (README, `pkgrun run --progress`): one line per language with its spinner, elapsed time and current step.
 //!
 //! It sits *behind* the logger: the pipeline logs exactly as it does in plain mode, and
 //! [`LiveWriter`] reads those standard lines (`[packages:<lang>-<phase>] <time> <level>

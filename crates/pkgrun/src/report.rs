@@ -1,9 +1,9 @@
 //! Turning an error into what the user reads (`error:`, `Caused by:`, `hint:` on
 //! stderr) and into the exit code of the contract.
 //!
-//! Classification walks the error chain and looks for pkgrun-core's error types:
-//! configuration, environment, version, git and state problems are usage errors
-//! (exit 2: detected before anything was touched); anything unrecognised is a bug (1).
+//! Classification walks the error chain for the first error implementing
+//! [`pkgrun_core::Hint`], which gives the exit status and the hint; anything else is a
+//! bug (1).
 
 use std::fmt;
 use std::io::Write;
@@ -13,7 +13,8 @@ use pkgrun_core::env::EnvError;
 use pkgrun_core::git::GitError;
 use pkgrun_core::state::StateError;
 use pkgrun_core::version::VersionError;
-use pkgrun_core::ExitStatus;
+use pkgrun_core::{ExitStatus, Hint};
+use pkgrun_lang::Failure;
 
 use crate::cli::Globals;
 
@@ -43,34 +44,42 @@ impl fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
+impl Hint for CliError {
+    fn exit_status(&self) -> ExitStatus {
+        self.status
+    }
+
+    fn hint(&self) -> Option<String> {
+        self.hint.clone()
+    }
+}
+
+/// The error as a [`Hint`], if its type implements it. Stable Rust cannot downcast to a
+/// trait object, so the implementing types are named once, here.
+fn as_hint<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a dyn Hint> {
+    macro_rules! first_of {
+        ($($t:ty),*) => {
+            $(if let Some(e) = cause.downcast_ref::<$t>() {
+                return Some(e);
+            })*
+        };
+    }
+    first_of!(
+        CliError,
+        ConfigError,
+        EnvError,
+        GitError,
+        VersionError,
+        StateError,
+        Failure
+    );
+    None
+}
+
 /// Exit status and hint for an error.
 pub fn classify(err: &anyhow::Error) -> (ExitStatus, Option<String>) {
-    for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<CliError>() {
-            return (e.status, e.hint.clone());
-        }
-        if let Some(e) = cause.downcast_ref::<ConfigError>() {
-            return (ExitStatus::Usage, e.hint());
-        }
-        if let Some(e) = cause.downcast_ref::<EnvError>() {
-            return (ExitStatus::Usage, e.hint());
-        }
-        if let Some(e) = cause.downcast_ref::<GitError>() {
-            return (ExitStatus::Usage, e.hint());
-        }
-        if cause.downcast_ref::<VersionError>().is_some() {
-            return (ExitStatus::Usage, None);
-        }
-        if let Some(e) = cause.downcast_ref::<StateError>() {
-            let hint = match e {
-                StateError::Parse { .. } => Some(
-                    "remove or fix that file; `pkgrun state clean` empties the state directory"
-                        .to_string(),
-                ),
-                _ => None,
-            };
-            return (ExitStatus::Usage, hint);
-        }
+    if let Some(e) = err.chain().find_map(as_hint) {
+        return (e.exit_status(), e.hint());
     }
     (
         ExitStatus::Bug,

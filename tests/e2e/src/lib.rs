@@ -19,6 +19,9 @@
 //! * [`docker`]: [`docker::DockerEngine`], a real Docker engine (ours when none answers),
 //!   and [`docker::StandinBase`], the STAND-IN base images of the runner-image suite.
 //! * [`state`]: [`state_document`], a minimal valid state document.
+//! * [`workspace`]: [`workspace::example_copy`], [`workspace::tree_digest`] and one `pkgrun`
+//!   command per language with its environment ([`workspace::pkgrun_with_python_env`],
+//!   [`workspace::pkgrun_with_ts_env`]; Go's is [`go::pkgrun_with_go_env`]).
 //! * [`forwarder`]: [`TcpForwarder`], a loopback TCP forwarder / CONNECT proxy that a test can
 //!   shut down to make an upstream unreachable.
 
@@ -33,6 +36,7 @@ pub mod process;
 pub mod python;
 pub mod state;
 pub mod verdaccio;
+pub mod workspace;
 
 pub use devpi::Devpi;
 pub use forwarder::TcpForwarder;

@@ -5,8 +5,9 @@
 //! that tests actually ran, so an emptied test file fails here too.
 
 use anyhow::{ensure, Context, Result};
-use pkgrun_e2e::{copy_tree, example_monorepo, tools_bin, Venv};
-use std::path::{Path, PathBuf};
+use pkgrun_e2e::workspace::example_copy;
+use pkgrun_e2e::{tools_bin, Venv};
+use std::path::Path;
 use std::process::Command;
 
 fn run(cmd: &mut Command) -> Result<String> {
@@ -22,14 +23,6 @@ fn run(cmd: &mut Command) -> Result<String> {
         out.status
     );
     Ok(text)
-}
-
-/// A copy of the example monorepo in a fresh temp dir.
-fn example_copy() -> Result<(tempfile::TempDir, PathBuf)> {
-    let tmp = tempfile::tempdir()?;
-    let root = tmp.path().join("monorepo");
-    copy_tree(&example_monorepo(), &root)?;
-    Ok((tmp, root))
 }
 
 /// The first number after `marker` in `text` (e.g. `Ran 3 tests`, `# pass 4`).

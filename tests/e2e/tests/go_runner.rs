@@ -18,7 +18,6 @@
 //! reaches the database through go-registry's `/sumdb/` proxy, so only the registry's
 //! uplink leaves loopback.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -27,9 +26,9 @@ use pkgrun_e2e::go::{
     pkgrun_with_go_env, GoConsumer, GoRegistry, GoRegistryOptions, EXAMPLE_PRIVATE_PREFIX,
 };
 use pkgrun_e2e::process::Run;
-use pkgrun_e2e::{copy_tree, example_monorepo, tools_dir};
+use pkgrun_e2e::tools_dir;
+use pkgrun_e2e::workspace::{example_copy, tree_digest};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 const SHA12: &str = "0123456789ab";
 const SDK: &str = "go.packages.dev.ameide.io/ameide-sdk-go";
@@ -50,46 +49,6 @@ fn pkgrun(
     }
     let out: Output = cmd.output().context("run pkgrun")?;
     Ok(Run::from(out))
-}
-
-/// A copy of the example monorepo in a fresh temp dir.
-fn example_copy() -> Result<(tempfile::TempDir, PathBuf)> {
-    let tmp = tempfile::tempdir()?;
-    let root = tmp.path().join("monorepo");
-    copy_tree(&example_monorepo(), &root)?;
-    Ok((tmp, root))
-}
-
-/// sha256 over every path, mode and content under `root`, except the state directory.
-fn tree_digest(root: &Path) -> Result<String> {
-    use std::os::unix::fs::PermissionsExt;
-    fn walk(dir: &Path, root: &Path, out: &mut BTreeMap<String, String>) -> Result<()> {
-        for entry in std::fs::read_dir(dir)? {
-            let entry = entry?;
-            let path = entry.path();
-            let rel = path.strip_prefix(root)?.to_string_lossy().into_owned();
-            if rel == "tmp" {
-                continue;
-            }
-            let meta = std::fs::symlink_metadata(&path)?;
-            let mode = meta.permissions().mode();
-            if meta.is_dir() {
-                out.insert(format!("{rel}/"), format!("{mode:o}"));
-                walk(&path, root, out)?;
-            } else {
-                let bytes = std::fs::read(&path)?;
-                out.insert(
-                    rel,
-                    format!("{mode:o} {}", hex::encode(Sha256::digest(&bytes))),
-                );
-            }
-        }
-        Ok(())
-    }
-    let mut files = BTreeMap::new();
-    walk(root, root, &mut files)?;
-    ensure!(!files.is_empty(), "empty tree {}", root.display());
-    Ok(hex::encode(Sha256::digest(format!("{files:?}").as_bytes())))
 }
 
 fn state_path(root: &Path, key: &str) -> PathBuf {
@@ -336,6 +295,50 @@ fn run_go_handles_a_v2_module_and_an_uppercase_module_path() -> Result<()> {
             .is_dir()
             || registry.storage().join(WIDGETS).is_dir(),
         "storage layout"
+    );
+    Ok(())
+}
+
+/// Issue 17: modules on a prerelease line (`base_version = "v1.4.0-beta.2"` in
+/// pkgrun.toml, go.mod has no version) publish Go's own pseudo-versions
+/// `v1.4.0-beta.2.0.<ts>-<sha12>`, which the registry takes and a consumer's go command
+/// resolves; the dependent is pinned to its sibling's.
+#[test]
+fn prerelease_base_versions_publish_go_pseudo_versions() -> Result<()> {
+    let registry = GoRegistry::start(GoRegistryOptions::default())?;
+    let (_tmp, root) = example_copy()?;
+    let config = root.join("pkgrun.toml");
+    let mut text = std::fs::read_to_string(&config)?;
+    for key in ["ameide-telemetry-go", "ameide-sdk-go"] {
+        let line = format!("state_key = \"{key}\"\n");
+        ensure!(text.contains(&line), "pkgrun.toml has no {line}");
+        text = text.replace(&line, &format!("{line}base_version = \"v1.4.0-beta.2\"\n"));
+    }
+    // The upstream probe needs the registry's uplink, which this test does not start;
+    // the example suite covers it.
+    let probe = "upstream_probe = \"github.com/google/uuid@v1.6.0\"\n";
+    ensure!(text.contains(probe), "pkgrun.toml has no {probe}");
+    std::fs::write(&config, text.replace(probe, ""))?;
+    let run = pkgrun(&root, registry.url(), registry.token(), &["run", "go"], &[])?;
+    ensure!(
+        run.code == 0,
+        "pkgrun run go on a prerelease line failed:\n{run}\n--- registry\n{}",
+        registry.log()
+    );
+    let sdk = state(&root, "ameide-sdk-go")?;
+    let telemetry = state(&root, "ameide-telemetry-go")?;
+    let version = sdk["version"].as_str().context("version")?.to_string();
+    ensure!(
+        version.starts_with("v1.4.0-beta.2.0.") && version.ends_with(&format!("-{SHA12}")),
+        "{sdk}"
+    );
+    for doc in [&sdk, &telemetry] {
+        ensure!(doc["smoke"]["status"] == "passed", "{doc}");
+        check_passed(doc, "consumer")?;
+    }
+    ensure!(
+        sdk["dependencies"][0]["version"] == telemetry["version"],
+        "{sdk}"
     );
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! Conformance of the log emitters (issue 9, DESIGN §5): the `pkgrun` binary
+//! Conformance of the log emitters (issue 9; README "Log format"): the `pkgrun` binary
 //! (`pkgrun log` / `pkgrun step`) and the adapters in `scripts/lib/` (`logging.sh` under
 //! bash and under `sh`, `logging.mjs`, `logging.py` imported and as a command) are driven
 //! through the same scenario — log lines of every level, a step that succeeds with hidden

@@ -12,42 +12,18 @@
 
 use anyhow::{ensure, Context, Result};
 use pkgrun_e2e::process::Run;
-use pkgrun_e2e::{copy_tree, example_monorepo, tools_dir, workspace_bin, Devpi, Venv};
-use sha2::{Digest, Sha256};
+use pkgrun_e2e::workspace::{example_copy, pkgrun_with_python_env, tree_digest};
+use pkgrun_e2e::{tools_dir, Devpi, Venv};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 const SHA12: &str = "0123456789ab";
 
-/// A copy of the example monorepo in a fresh temp dir.
-fn example_copy() -> Result<(tempfile::TempDir, PathBuf)> {
-    let tmp = tempfile::tempdir()?;
-    let root = tmp.path().join("monorepo");
-    copy_tree(&example_monorepo(), &root)?;
-    Ok((tmp, root))
-}
-
 /// `pkgrun <args>` in `root` with the Python environment contract of `devpi`.
 fn pkgrun(root: &Path, devpi: &Devpi, args: &[&str], extra: &[(&str, &str)]) -> Result<Run> {
-    let path = format!(
-        "{}:{}",
-        tools_dir().join("bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut cmd = Command::new(workspace_bin("pkgrun"));
-    cmd.args(args)
-        .current_dir(root)
-        .env("PATH", path)
-        .env("SOURCE_GIT_SHA", SHA)
-        .env("AMEIDE_PYPI_REPOSITORY_URL", devpi.upload_url())
-        .env("AMEIDE_PYPI_USERNAME", devpi.username())
-        .env("AMEIDE_PYPI_PASSWORD", devpi.password())
-        .env("PIP_INDEX_URL", devpi.simple_url())
-        .env("NO_COLOR", "1")
-        .env_remove("VERBOSE")
-        .env_remove("AMEIDE_PYTHON_SDK_VERSION")
-        .env_remove("SOURCE_DATE_EPOCH");
+    let mut cmd = pkgrun_with_python_env(root, devpi, SHA);
+    cmd.args(args);
     for (k, v) in extra {
         cmd.env(k, v);
     }
@@ -63,36 +39,6 @@ fn read_state(root: &Path, key: &str) -> Result<serde_json::Value> {
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
     Ok(serde_json::from_str(&text)?)
-}
-
-/// sha256 over every file under `root` (path, mode, bytes), skipping `tmp/` (the state
-/// directory lives there).
-fn tree_hash(root: &Path) -> Result<String> {
-    fn walk(dir: &Path, root: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-        for entry in std::fs::read_dir(dir)? {
-            let path = entry?.path();
-            if path == root.join("tmp") {
-                continue;
-            }
-            if path.is_dir() {
-                walk(&path, root, out)?;
-            } else {
-                out.push(path);
-            }
-        }
-        Ok(())
-    }
-    let mut files = Vec::new();
-    walk(root, root, &mut files)?;
-    files.sort();
-    let mut hasher = Sha256::new();
-    for file in files {
-        use std::os::unix::fs::PermissionsExt;
-        hasher.update(file.strip_prefix(root)?.to_string_lossy().as_bytes());
-        hasher.update(std::fs::metadata(&file)?.permissions().mode().to_le_bytes());
-        hasher.update(std::fs::read(&file)?);
-    }
-    Ok(hex::encode(hasher.finalize()))
 }
 
 /// The files (name, sha256) devpi's PEP 691 page lists for `project`.
@@ -153,7 +99,7 @@ fn snapshot_version_ok(v: &str) -> bool {
 fn run_python_publishes_smokes_and_records_state_then_fails_cleanly() -> Result<()> {
     let mut devpi = Devpi::start()?;
     let (tmp, root) = example_copy()?;
-    let before = tree_hash(&root)?;
+    let before = tree_digest(&root)?;
 
     // The consumers' index URL carries credentials here (as it may behind an
     // authenticating proxy): with all tool output shown, they must never be printed.
@@ -188,7 +134,7 @@ fn run_python_publishes_smokes_and_records_state_then_fails_cleanly() -> Result<
             && run.stderr.contains("[packages:python-smoke] "),
         "{run}"
     );
-    assert_eq!(tree_hash(&root)?, before, "pkgrun changed the workspace");
+    assert_eq!(tree_digest(&root)?, before, "pkgrun changed the workspace");
 
     let telemetry = read_state(&root, "ameide-telemetry-python")?;
     let sdk = read_state(&root, "ameide-sdk-python")?;
@@ -384,7 +330,7 @@ fn run_python_publishes_smokes_and_records_state_then_fails_cleanly() -> Result<
     for (path, bytes) in &saved {
         assert_eq!(&std::fs::read(path)?, bytes, "{} changed", path.display());
     }
-    assert_eq!(tree_hash(&root)?, before, "pkgrun changed the workspace");
+    assert_eq!(tree_digest(&root)?, before, "pkgrun changed the workspace");
     Ok(())
 }
 
@@ -516,5 +462,47 @@ fn override_version_reupload_identical_conflict_and_build_failure() -> Result<()
         "the build's output is not shown with the standard prefix:\n{fourth}"
     );
     assert!(fourth.stderr.contains("skip ameide-sdk"), "{fourth}");
+    Ok(())
+}
+
+/// Issue 17: packages on a beta line (`version = "0.4.0b2"`) publish snapshots
+/// `0.4.0b2.dev<ts>+g<sha12>` that devpi takes and the smoke's fresh venv installs with
+/// pip; the dependent is pinned to its sibling's snapshot.
+#[test]
+fn prerelease_bases_publish_dev_releases_of_the_beta() -> Result<()> {
+    let devpi = Devpi::start()?;
+    let (_tmp, root) = example_copy()?;
+    for dir in ["ameide_sdk_python", "ameide_telemetry_python"] {
+        let manifest = root.join("packages").join(dir).join("pyproject.toml");
+        let text = std::fs::read_to_string(&manifest)?;
+        let beta = text.replacen("version = \"0.1.0\"", "version = \"0.4.0b2\"", 1);
+        ensure!(beta != text, "{dir}/pyproject.toml has no version 0.1.0");
+        std::fs::write(&manifest, beta)?;
+    }
+    let run = pkgrun(&root, &devpi, &["run", "python"], &[])?;
+    ensure!(
+        run.code == 0,
+        "pkgrun run python on a beta line failed:\n{run}"
+    );
+    let telemetry = read_state(&root, "ameide-telemetry-python")?;
+    let sdk = read_state(&root, "ameide-sdk-python")?;
+    let version = sdk["version"].as_str().context("version")?.to_owned();
+    let stamp = version
+        .strip_prefix("0.4.0b2.dev")
+        .and_then(|rest| rest.strip_suffix(&format!("+g{SHA12}")))
+        .with_context(|| format!("not a dev release of 0.4.0b2: {version}"))?;
+    assert!(
+        stamp.len() == 14 && stamp.bytes().all(|b| b.is_ascii_digit()),
+        "{version}"
+    );
+    assert_eq!(sdk["smoke"]["status"], "passed", "{sdk:#}");
+    assert_eq!(telemetry["smoke"]["status"], "passed", "{telemetry:#}");
+    assert_eq!(sdk["dependencies"][0]["version"], telemetry["version"]);
+    let files = index_files(&devpi, "ameide-sdk")?;
+    let stem = format!("0.4.0b2.dev{stamp}");
+    assert!(
+        files.iter().any(|(name, _)| name.contains(&stem)),
+        "devpi lists no file of {version}: {files:?}"
+    );
     Ok(())
 }

@@ -15,11 +15,12 @@
 //! * an unreachable registry (exit 5).
 
 use anyhow::{bail, Context, Result};
-use pkgrun_e2e::{copy_tree, example_monorepo, free_port, tools_dir, workspace_bin, Verdaccio};
+use pkgrun_e2e::workspace::{pkgrun_with_ts_env, tree_digest};
+use pkgrun_e2e::{copy_tree, example_monorepo, free_port, Verdaccio};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 /// A sha whose 12-digit prefix is all digits: the version must use `g<sha12>`.
@@ -76,22 +77,8 @@ impl Workspace {
 
     /// `pkgrun <args>` in the workspace with the ts environment contract.
     fn pkgrun(&self, args: &[&str], env: &[(&str, &str)]) -> Result<Run> {
-        let path = format!(
-            "{}:{}",
-            tools_dir().join("bin").display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        let mut cmd = Command::new(workspace_bin("pkgrun"));
-        cmd.args(args)
-            .current_dir(&self.root)
-            .env("PATH", path)
-            .env("HOME", &self.home)
-            .env("NO_COLOR", "1")
-            .env_remove("VERBOSE")
-            .env_remove("AMEIDE_TS_SDK_VERSION")
-            .env_remove("NPM_REGISTRY_URL")
-            .env_remove("NPM_AUTH_TOKEN")
-            .env_remove("SOURCE_GIT_SHA");
+        let mut cmd = pkgrun_with_ts_env(&self.root, &self.home);
+        cmd.args(args);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -137,32 +124,6 @@ fn env(v: &Verdaccio, token: &str, sha: &str) -> Vec<(&'static str, String)> {
 
 fn pairs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     env.iter().map(|(k, v)| (*k, v.as_str())).collect()
-}
-
-/// Every file and directory under `root` by relative path → sha256, except `tmp/` (the
-/// state directory `tmp/tilt-packages`, which pkgrun creates and writes).
-fn tree_digest(root: &Path) -> Result<BTreeMap<String, String>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) -> Result<()> {
-        for entry in std::fs::read_dir(dir)? {
-            let entry = entry?;
-            let path = entry.path();
-            let rel = path.strip_prefix(root)?.to_string_lossy().into_owned();
-            if rel == "tmp" {
-                continue;
-            }
-            let kind = entry.file_type()?;
-            if kind.is_dir() {
-                out.insert(format!("{rel}/"), String::new());
-                walk(root, &path, out)?;
-            } else {
-                out.insert(rel, hex::encode(Sha256::digest(std::fs::read(&path)?)));
-            }
-        }
-        Ok(())
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out)?;
-    Ok(out)
 }
 
 fn packument(v: &Verdaccio, name: &str) -> Result<Value> {
@@ -333,6 +294,69 @@ fn run_ts_publishes_smokes_and_a_fresh_project_installs_the_recorded_version() -
             .contains("no export named listOrganisations"),
         "{consumer:#}"
     );
+    Ok(())
+}
+
+/// Issue 17: a package on a beta line (`3.1.0-beta.2` in package.json) publishes
+/// snapshots `3.1.0-beta.2.dev.<ts>.<sha12>` that the real registry takes and a fresh
+/// npm project installs; one package's own override variable releases it alone while
+/// its dependent still gets a snapshot pinned to that release.
+#[test]
+fn prerelease_bases_publish_snapshots_and_a_package_override_releases_one_package() -> Result<()> {
+    let verdaccio = Verdaccio::start()?;
+    let ws = Workspace::new()?;
+    for dir in ["ameide_sdk_ts", "ameide_telemetry_ts"] {
+        let manifest = ws.root.join("packages").join(dir).join("package.json");
+        let text = std::fs::read_to_string(&manifest)?;
+        let beta = text.replacen("\"version\": \"0.1.0\"", "\"version\": \"3.1.0-beta.2\"", 1);
+        assert_ne!(beta, text, "{dir}/package.json has no version 0.1.0");
+        std::fs::write(&manifest, beta)?;
+    }
+    let mut e = env(&verdaccio, verdaccio.token(), LETTER_SHA);
+    e.push((
+        "AMEIDE_TS_SDK_VERSION_AMEIDE_TELEMETRY_TS",
+        "3.1.0-beta.2".to_owned(),
+    ));
+    let run = ws
+        .pkgrun(&["run", "ts"], &pairs(&e))?
+        .expect(0, "pkgrun run ts on a beta line")?;
+    assert!(
+        run.stderr
+            .contains("from AMEIDE_TS_SDK_VERSION_AMEIDE_TELEMETRY_TS (release override"),
+        "{}",
+        run.stderr
+    );
+
+    let telemetry = ws.state("ameide-telemetry-ts")?;
+    assert_eq!(telemetry["version"], "3.1.0-beta.2");
+    let sdk = ws.state("ameide-sdk-ts")?;
+    let version = sdk["version"].as_str().unwrap().to_owned();
+    assert!(
+        version.starts_with("3.1.0-beta.2.dev.") && version.ends_with(".a1b2c3d4e5f6"),
+        "{version}"
+    );
+    assert_eq!(sdk["smoke"]["status"], "passed", "{sdk:#}");
+    assert_eq!(sdk["dependencies"][0]["version"], "3.1.0-beta.2");
+
+    let doc = packument(&verdaccio, SDK)?;
+    assert_eq!(doc["dist-tags"]["dev"], version.as_str());
+    assert_eq!(
+        doc["versions"][&version]["dependencies"][TELEMETRY],
+        "3.1.0-beta.2"
+    );
+    // npm itself resolves a range on the beta line to the snapshot: it sorts after
+    // 3.1.0-beta.2 (and `^3.1.0-beta.2` would not take a 3.1.0-beta.1).
+    let out = fresh_consumer(
+        &verdaccio,
+        &format!("{SDK}@>3.1.0-beta.2 <3.1.0-beta.3"),
+        &format!(
+            "import {{ readFileSync }} from 'node:fs';\n\
+             import {{ createClient }} from '{SDK}';\n\
+             const pkg = JSON.parse(readFileSync('node_modules/{SDK}/package.json', 'utf8'));\n\
+             console.log(pkg.version, typeof createClient);\n"
+        ),
+    )?;
+    assert_eq!(out.trim(), format!("{version} function"));
     Ok(())
 }
 

@@ -8,7 +8,7 @@
 //! versions published earlier in this run. A `replace` to anything else would be
 //! silently ignored by consumers too, which is why it is refused instead of published.
 
-use std::fs;
+use fs_err as fs;
 
 use gomod::modfile::{ModFile, ReplaceTarget};
 use pkgrun_core::version::Timestamp;
@@ -238,6 +238,7 @@ mod tests {
                 base_version: None,
                 dependencies: Vec::new(),
             },
+            base_version: None,
         }
     }
 

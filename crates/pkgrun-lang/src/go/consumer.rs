@@ -55,7 +55,7 @@ struct GoEnv {
 impl GoEnv {
     fn new(ctx: &Context, name: &str) -> Result<GoEnv, Failure> {
         let root = ctx.scratch_dir(name)?;
-        std::fs::create_dir_all(root.join("work"))?;
+        fs_err::create_dir_all(root.join("work"))?;
         Ok(GoEnv { root })
     }
 
@@ -100,7 +100,7 @@ impl GoEnv {
             if entry.file_type().is_dir() {
                 use std::os::unix::fs::PermissionsExt;
                 let _ =
-                    std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o755));
+                    fs_err::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o755));
             }
         }
     }
@@ -165,7 +165,7 @@ pub fn check_consumer(
             .args(["get", &format!("{module}@{version}")]),
         FailureKind::Smoke,
     )?;
-    std::fs::write(work.join("main.go"), main_go(module, package))?;
+    fs_err::write(work.join("main.go"), main_go(module, package))?;
     run(
         ctx,
         &env.command(ctx, "go build smoke consumer")?
@@ -186,7 +186,7 @@ pub fn check_consumer(
         )));
     }
 
-    let go_sum = std::fs::read_to_string(work.join("go.sum")).unwrap_or_default();
+    let go_sum = fs_err::read_to_string(work.join("go.sum")).unwrap_or_default();
     let recorded = |kind: ArtifactKind| {
         doc.artifacts
             .iter()

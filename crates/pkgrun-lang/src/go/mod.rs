@@ -12,7 +12,7 @@
 //!   `go mod download`s with two empty module caches, with the registry's cache
 //!   counters as evidence).
 //!
-//! The registry URL is the same for uploads and GOPROXY reads (DESIGN §3), so what the
+//! The registry URL is the same for uploads and GOPROXY reads (README, "Environment contract"), so what the
 //! smoke reads is exactly what consumers read.
 
 mod build;
@@ -20,6 +20,7 @@ mod consumer;
 mod registry;
 
 use pkgrun_core::config::Package;
+use pkgrun_core::ecosystem::go as eco;
 use pkgrun_core::env::Resolved;
 use pkgrun_core::state::{Artifact, ArtifactKind, PublishOutcome, StateDocument};
 use pkgrun_core::Lang;
@@ -35,11 +36,11 @@ pub use build::GoBuild;
 pub struct Go;
 
 /// The environment variable naming the registry (upload endpoint and GOPROXY base).
-pub const ENV_URL: &str = "GO_REGISTRY_URL";
+pub const ENV_URL: &str = eco::GO_REGISTRY_URL.name;
 /// The environment variable holding the upload token.
-pub const ENV_TOKEN: &str = "GO_REGISTRY_TOKEN";
+pub const ENV_TOKEN: &str = eco::GO_REGISTRY_TOKEN.name;
 /// The environment variable listing the private module prefixes.
-pub const ENV_NOSUMDB: &str = "GONOSUMDB";
+pub const ENV_NOSUMDB: &str = eco::GONOSUMDB.name;
 
 impl Adapter for Go {
     type Build = GoBuild;

@@ -282,7 +282,7 @@ pub(crate) fn probe_upstream(
             .arg(target)
             .current_dir(&root);
         let output = ctx.run(&cmd, FailureKind::Smoke)?;
-        let saved: Vec<_> = std::fs::read_dir(&dest)?
+        let saved: Vec<_> = fs_err::read_dir(&dest)?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .collect();
         let [file] = saved.as_slice() else {
@@ -296,7 +296,7 @@ pub(crate) fn probe_upstream(
             .and_then(|n| n.to_str())
             .unwrap_or_default()
             .to_string();
-        let sha = sha256_hex(&std::fs::read(file)?);
+        let sha = sha256_hex(&fs_err::read(file)?);
         let url = downloaded_url(&output);
         if let Some(url) = &url {
             if url.origin() != index_origin {

@@ -146,24 +146,9 @@ fn html_unescape(s: &str) -> String {
 
 /// Decodes `%XX` escapes (file names in URLs, `+` written as `%2B`).
 pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// The version part of a wheel (`name-ver-…whl`) or sdist (`name-ver.tar.gz`, `.zip`)
@@ -242,6 +227,13 @@ mod tests {
         assert_eq!(files.len(), 1);
         assert_eq!(files[0].filename, "a-1.0+local.tar.gz");
         assert_eq!(files[0].sha256.as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn percent_escapes_decode_at_the_end_too() {
+        // The hand-written decoder this replaced left a final `%2B` undecoded.
+        assert_eq!(percent_decode("a-1.0%2B"), "a-1.0+");
+        assert_eq!(percent_decode("a%2Bb%zz"), "a+b%zz");
     }
 
     #[test]

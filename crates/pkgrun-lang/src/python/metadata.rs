@@ -186,7 +186,7 @@ mod tests {
         let m = read_wheel(&path).unwrap();
         assert_eq!(m.get("version"), Some("1.0"));
         let bad = dir.path().join("b.whl");
-        std::fs::write(&bad, b"not a zip").unwrap();
+        fs_err::write(&bad, b"not a zip").unwrap();
         assert!(matches!(read_wheel(&bad), Err(MetadataError::Zip { .. })));
     }
 }

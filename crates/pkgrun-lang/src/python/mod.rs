@@ -8,7 +8,8 @@
 //! * [`upload`]: the legacy upload API and its re-upload semantics.
 //! * [`consumer`]: the fresh-venv install and import, and the upstream probe.
 //!
-//! Environment (DESIGN §3): `{PREFIX}_PYPI_REPOSITORY_URL` (upload endpoint, e.g. devpi's
+//! Environment (README, "Environment contract"; the names are constants in
+//! `pkgrun_core::ecosystem::python`): `{PREFIX}_PYPI_REPOSITORY_URL` (upload endpoint, e.g. devpi's
 //! `…/root/ameide/`), `{PREFIX}_PYPI_USERNAME`, `{PREFIX}_PYPI_PASSWORD`, and
 //! `PIP_INDEX_URL` (the simple index consumers install from, `…/+simple/`). Child
 //! processes get the index URL through their environment, never their arguments, since it
@@ -25,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pkgrun_core::config::Package;
+use pkgrun_core::ecosystem::python as eco;
 use pkgrun_core::env::Resolved;
 use pkgrun_core::manifest::normalize_python_name;
 use pkgrun_core::process::StepCommand;
@@ -99,9 +101,9 @@ impl<'a> PyEnv<'a> {
         let missing = |name: String| {
             Failure::internal(format!("{name} was not checked before the Python run"))
         };
-        let repo_var = format!("{prefix}_PYPI_REPOSITORY_URL");
-        let user_var = format!("{prefix}_PYPI_USERNAME");
-        let pass_var = format!("{prefix}_PYPI_PASSWORD");
+        let repo_var = eco::PYPI_REPOSITORY_URL.name(prefix);
+        let user_var = eco::PYPI_USERNAME.name(prefix);
+        let pass_var = eco::PYPI_PASSWORD.name(prefix);
         Ok(PyEnv {
             repository: ctx
                 .env
@@ -117,8 +119,8 @@ impl<'a> PyEnv<'a> {
                 .ok_or_else(|| missing(pass_var.clone()))?,
             index: ctx
                 .env
-                .url("PIP_INDEX_URL")
-                .ok_or_else(|| missing("PIP_INDEX_URL".into()))?,
+                .url(eco::PIP_INDEX_URL.name)
+                .ok_or_else(|| missing(eco::PIP_INDEX_URL.name.into()))?,
         })
     }
 
@@ -214,7 +216,7 @@ impl Adapter for Python {
     }
 
     fn registry_url(&self, env: &Resolved) -> String {
-        env.url("PIP_INDEX_URL")
+        env.url(eco::PIP_INDEX_URL.name)
             .map(|u| u.without_credentials().to_string())
             .unwrap_or_default()
     }
@@ -229,7 +231,7 @@ impl Adapter for Python {
         ctx.http.get(page.as_str())?;
 
         let manifest = job.workdir.join("pyproject.toml");
-        let text = std::fs::read_to_string(&manifest)?;
+        let text = fs_err::read_to_string(&manifest)?;
         let pins: Vec<SiblingPin> = job
             .pins
             .iter()
@@ -245,7 +247,7 @@ impl Adapter for Python {
                     "pkgrun needs a static [project].version to replace (see docs/python.md)",
                 )
         })?;
-        std::fs::write(&manifest, edited)?;
+        fs_err::write(&manifest, edited)?;
 
         let out = ctx.scratch_dir(&format!("dist-{}", job.package.state_key))?;
         ctx.run(&self.build_command(job, &out, &env), FailureKind::Publish)
@@ -325,7 +327,7 @@ impl Adapter for Python {
 fn collect_build(out: &Path, job: &BuildJob) -> Result<PythonBuild, Failure> {
     let mut wheels = Vec::new();
     let mut sdists = Vec::new();
-    for entry in std::fs::read_dir(out)? {
+    for entry in fs_err::read_dir(out)? {
         let path = entry?.path();
         let Some(filename) = path
             .file_name()
@@ -372,7 +374,7 @@ fn collect_build(out: &Path, job: &BuildJob) -> Result<PythonBuild, Failure> {
     }
     let mut files = Vec::new();
     for ((path, filename), kind) in [(wheel, ArtifactKind::Wheel), (sdist, ArtifactKind::Sdist)] {
-        let bytes = std::fs::read(&path)?;
+        let bytes = fs_err::read(&path)?;
         files.push(BuiltFile {
             sha256: sha256_hex(&bytes),
             path,
@@ -404,6 +406,7 @@ mod tests {
                 base_version: Some("0.1.0".into()),
                 dependencies: Vec::new(),
             },
+            base_version: Some("0.1.0".into()),
         }
     }
 
@@ -431,8 +434,8 @@ mod tests {
             "ameide_telemetry",
             "1.4.0",
         );
-        std::fs::write(out.join("ameide_telemetry-1.4.0.tar.gz"), b"sdist bytes").unwrap();
-        std::fs::write(out.join(".gitignore"), b"*").unwrap();
+        fs_err::write(out.join("ameide_telemetry-1.4.0.tar.gz"), b"sdist bytes").unwrap();
+        fs_err::write(out.join(".gitignore"), b"*").unwrap();
         let pkg = package(out);
         let job = BuildJob {
             package: &pkg,
@@ -470,7 +473,7 @@ mod tests {
             "ameide-telemetry",
             "0.1.0",
         );
-        std::fs::write(out.join("ameide_telemetry-0.1.0.tar.gz"), b"x").unwrap();
+        fs_err::write(out.join("ameide_telemetry-0.1.0.tar.gz"), b"x").unwrap();
         let pkg = package(out);
         let job = BuildJob {
             package: &pkg,
@@ -485,7 +488,7 @@ mod tests {
             "{err}"
         );
 
-        std::fs::remove_file(out.join("ameide_telemetry-0.1.0.tar.gz")).unwrap();
+        fs_err::remove_file(out.join("ameide_telemetry-0.1.0.tar.gz")).unwrap();
         let err = collect_build(out, &job).unwrap_err();
         assert!(
             err.message.contains("exactly one wheel and one sdist"),

@@ -12,6 +12,7 @@
 //!
 //! Credentials go in the `Authorization` header (Basic), never in a URL that is printed.
 
+use pkgrun_core::ecosystem::python::{PYPI_PASSWORD, PYPI_USERNAME};
 use pkgrun_core::state::PublishOutcome;
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::StatusCode;
@@ -236,8 +237,9 @@ fn upload_file(
             file.filename, reply.status
         )))
         .with_hint(format!(
-            "check {prefix}_PYPI_USERNAME and {prefix}_PYPI_PASSWORD, and that the user may upload to this index",
-            prefix = ctx.config.env_prefix()
+            "check {} and {}, and that the user may upload to this index",
+            PYPI_USERNAME.name(ctx.config.env_prefix()),
+            PYPI_PASSWORD.name(ctx.config.env_prefix()),
         ))),
         status => Err(reason(Failure::publish(format!(
             "the registry at {url} refused the upload of {} (HTTP {status})",

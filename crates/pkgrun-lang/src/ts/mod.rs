@@ -36,7 +36,7 @@ use registry::Registry;
 use tool::{Client, NpmEnv};
 
 /// The variables of the environment contract this adapter reads.
-pub const REGISTRY_VAR: &str = "NPM_REGISTRY_URL";
+pub const REGISTRY_VAR: &str = pkgrun_core::ecosystem::ts::NPM_REGISTRY_URL.name;
 
 /// The TypeScript/npm adapter.
 #[derive(Debug, Clone, Copy, Default)]
@@ -154,7 +154,7 @@ impl Adapter for Ts {
                 ctx.config.path().display()
             )));
         }
-        std::fs::write(&manifest_path, pkg.render())?;
+        fs_err::write(&manifest_path, pkg.render())?;
 
         let client = Client::detect(&package.dir, ctx.config.root());
         if client == Client::Pnpm && crate::tool::find_on_path("pnpm").is_none() {
@@ -236,7 +236,7 @@ impl Adapter for Ts {
             .arg(&out);
         run_shown(ctx, &pack, &format!("packing {} failed", package.name))?;
         let path = single_tarball(&out)?;
-        let bytes = std::fs::read(&path)?;
+        let bytes = fs_err::read(&path)?;
         let manifest = manifest::manifest_from_tarball(&bytes).map_err(|e| {
             Failure::publish(format!(
                 "{} pack made an unreadable tarball: {e}",
@@ -366,8 +366,9 @@ fn already_there(
             build.integrity
         ))
         .with_hint(format!(
-            "published versions are immutable: unset {} to publish a snapshot, or choose a new release version",
-            ctx.config.override_var(Lang::Ts)
+            "published versions are immutable: unset {} (or {}) to publish a snapshot, or choose a new release version",
+            ctx.config.override_var(Lang::Ts),
+            job.package.override_var(ctx.config.env_prefix()),
         ))),
     }
 }
@@ -394,7 +395,7 @@ fn run_shown(
 /// The one `.tgz` the pack step wrote.
 fn single_tarball(dir: &Path) -> Result<PathBuf, Failure> {
     let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
+    for entry in fs_err::read_dir(dir)? {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "tgz") {
             found.push(path);

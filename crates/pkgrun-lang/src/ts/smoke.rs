@@ -138,7 +138,7 @@ pub fn check_consumer(
     // (exit 5) whether there is a registry to install from at all.
     registry(ctx)?.packument(name)?;
     let project = ctx.scratch_dir("consumer")?;
-    std::fs::write(
+    fs_err::write(
         project.join("package.json"),
         "{\n  \"name\": \"pkgrun-smoke-consumer\",\n  \"version\": \"0.0.0\",\n  \"private\": true,\n  \"type\": \"module\"\n}\n",
     )?;
@@ -155,7 +155,7 @@ pub fn check_consumer(
     ctx.run(&install, FailureKind::Smoke)?;
 
     let lock_path = project.join("package-lock.json");
-    let lock: Value = std::fs::read(&lock_path)
+    let lock: Value = fs_err::read(&lock_path)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or_else(|| Failure::smoke("npm install wrote no readable package-lock.json"))?;

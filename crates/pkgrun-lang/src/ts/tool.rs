@@ -16,7 +16,7 @@ use crate::adapter::Context;
 use crate::failure::Failure;
 
 /// The environment variable holding the token in every npm child.
-pub const TOKEN_VAR: &str = "NPM_AUTH_TOKEN";
+pub const TOKEN_VAR: &str = pkgrun_core::ecosystem::ts::NPM_AUTH_TOKEN.name;
 
 /// Which client builds a package: pnpm when its workspace uses pnpm, else npm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +47,7 @@ impl Client {
             {
                 return Client::Npm;
             }
-            let manager = std::fs::read_to_string(dir.join("package.json"))
+            let manager = fs_err::read_to_string(dir.join("package.json"))
                 .ok()
                 .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
                 .and_then(|v| v.get("packageManager")?.as_str().map(str::to_string));
@@ -107,10 +107,10 @@ impl NpmEnv {
     ) -> Result<Self, Failure> {
         let dir = ctx.scratch_dir(&format!("npm-{purpose}"))?;
         let userconfig = dir.join("npmrc");
-        std::fs::write(&userconfig, npmrc_text(registry))?;
+        fs_err::write(&userconfig, npmrc_text(registry))?;
         let registry = registry.without_credentials().to_string();
         let cache = dir.join("cache");
-        std::fs::create_dir_all(&cache)?;
+        fs_err::create_dir_all(&cache)?;
         Ok(NpmEnv {
             registry,
             token: token.clone(),
@@ -162,14 +162,14 @@ mod tests {
     fn detects_pnpm_up_to_the_config_root() {
         let root = tempfile::tempdir().unwrap();
         let pkg = root.path().join("packages/a");
-        std::fs::create_dir_all(&pkg).unwrap();
+        fs_err::create_dir_all(&pkg).unwrap();
         assert_eq!(Client::detect(&pkg, root.path()), Client::Npm);
-        std::fs::write(root.path().join("pnpm-workspace.yaml"), "packages: []\n").unwrap();
+        fs_err::write(root.path().join("pnpm-workspace.yaml"), "packages: []\n").unwrap();
         assert_eq!(Client::detect(&pkg, root.path()), Client::Pnpm);
         // A marker above the config root does not count.
         let inner = root.path().join("packages");
         assert_eq!(Client::detect(&pkg, &inner), Client::Npm);
-        std::fs::write(
+        fs_err::write(
             inner.join("package.json"),
             r#"{"packageManager":"pnpm@10.0.0"}"#,
         )

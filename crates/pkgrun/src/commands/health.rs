@@ -176,11 +176,7 @@ pub fn verdict(
 
 /// The variable each language's registry URL comes from (the same one publish uses).
 fn registry_var(lang: Lang, prefix: &str) -> String {
-    match lang {
-        Lang::Go => "GO_REGISTRY_URL".into(),
-        Lang::Python => format!("{prefix}_PYPI_REPOSITORY_URL"),
-        Lang::Ts => "NPM_REGISTRY_URL".into(),
-    }
+    lang.ecosystem().registry_url_var().name(prefix)
 }
 
 /// Every URL variable checked at once (exit 2 naming each missing or malformed one).

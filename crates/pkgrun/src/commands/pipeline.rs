@@ -18,7 +18,9 @@ use pkgrun_core::env::ProcessEnv;
 use pkgrun_core::log::Logger;
 use pkgrun_core::plan::{select_languages, VersionPlan};
 use pkgrun_core::{Config, Lang};
-use pkgrun_lang::{preflight, Adapter, Failure, Outcome as PhaseOutcome, Phase, Run};
+use pkgrun_lang::{
+    preflight, Adapter, AdapterVisitor, Failure, Outcome as PhaseOutcome, Phase, Run,
+};
 
 use super::{load_config_for, logger, state_sync, Outcome};
 use crate::cli::{Globals, PipelineArgs};
@@ -256,11 +258,16 @@ fn run_lang_with_sink(
     phases: Phases,
     sink: Option<&state_sync::SinkTargets>,
 ) -> Result<PhaseOutcome, Failure> {
-    let outcome = match lang {
-        Lang::Go => run_lang(pkgrun_lang::go::Go, config, env, plan, log, phases),
-        Lang::Python => run_lang(pkgrun_lang::python::Python, config, env, plan, log, phases),
-        Lang::Ts => run_lang(pkgrun_lang::ts::Ts, config, env, plan, log, phases),
-    };
+    let outcome = pkgrun_lang::with_adapter(
+        lang,
+        RunLang {
+            config,
+            env,
+            plan,
+            log,
+            phases,
+        },
+    );
     match (outcome, sink) {
         (Ok(mut outcome), Some(sink)) if phases != Phases::Publish => {
             if let Some(failure) = state_sync::write_configmap(sink, config, lang, &outcome, log) {
@@ -272,14 +279,31 @@ fn run_lang_with_sink(
     }
 }
 
-fn run_lang<A: Adapter>(
-    adapter: A,
-    config: &Config,
+/// One language's phases, with whichever adapter [`pkgrun_lang::with_adapter`] gives.
+struct RunLang<'a> {
+    config: &'a Config,
     env: pkgrun_core::env::Resolved,
-    plan: Option<&VersionPlan>,
-    log: &Logger,
+    plan: Option<&'a VersionPlan>,
+    log: &'a Logger,
     phases: Phases,
-) -> Result<PhaseOutcome, Failure> {
+}
+
+impl AdapterVisitor for RunLang<'_> {
+    type Output = Result<PhaseOutcome, Failure>;
+
+    fn visit<A: Adapter>(self, adapter: A) -> Self::Output {
+        run_lang(adapter, self)
+    }
+}
+
+fn run_lang<A: Adapter>(adapter: A, args: RunLang<'_>) -> Result<PhaseOutcome, Failure> {
+    let RunLang {
+        config,
+        env,
+        plan,
+        log,
+        phases,
+    } = args;
     let run = Run::new(adapter, config, env, plan, log)?;
     Ok(match phases {
         Phases::Publish => run.publish(),
