@@ -23,6 +23,7 @@ use super::build::GoBuild;
 use super::{ENV_TOKEN, ENV_URL};
 use crate::adapter::Context;
 use crate::digest::sha256_hex;
+use crate::existing::{self, Decision, Held};
 use crate::failure::Failure;
 use crate::http::Reply;
 
@@ -119,13 +120,17 @@ pub fn upload(ctx: &Context, build: &GoBuild) -> Result<PublishOutcome, Failure>
         }
         StatusCode::CONFLICT => {
             let stored = stored_zip_h1(ctx, &base, &build.module, &build.version);
-            Err(Failure::publish(format!(
-                "{what} already exists in the registry with different content: registry {}, this build {}",
-                stored.as_deref().unwrap_or("(its zip hash could not be read back)"),
-                build.zip_h1
-            ))
-            .with_detail(format!("registry said: {}", reply.text_excerpt()))
-            .with_hint("versions are immutable: publish from a new commit (a new snapshot version), or use another override version"))
+            let held = match &stored {
+                Some(h1) => Held::Digest(h1),
+                None => Held::Unknown("(its zip hash could not be read back)"),
+            };
+            match existing::decide(&what, &build.zip_h1, held) {
+                Decision::OtherBytes(text) => Err(Failure::publish(text)
+                    .with_detail(format!("registry said: {}", reply.text_excerpt()))
+                    .with_hint("versions are immutable: publish from a new commit (a new snapshot version), or use another override version")),
+                // The registry refused, yet serves these very bytes: they are published.
+                Decision::AlreadyPresent | Decision::Upload => Ok(PublishOutcome::AlreadyPresent),
+            }
         }
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(Failure::publish(format!(
             "the registry refused the upload of {what} (HTTP {}): {}",

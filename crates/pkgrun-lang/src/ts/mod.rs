@@ -29,6 +29,7 @@ use pkgrun_core::Lang;
 
 use crate::adapter::{Adapter, BuildJob, Context, ProbeEvidence};
 use crate::digest;
+use crate::existing::{self, Decision, Held};
 use crate::failure::{Failure, FailureKind};
 
 use manifest::PackageJson;
@@ -351,25 +352,27 @@ fn already_there(
 ) -> Result<PublishOutcome, Failure> {
     let name = &job.package.name;
     let version = &job.version;
-    match existing {
-        Some(theirs) if theirs == build.integrity => {
+    let held = match &existing {
+        Some(theirs) => Held::Digest(theirs),
+        None => Held::Unknown("no dist.integrity"),
+    };
+    match existing::decide(&format!("{name}@{version}"), &build.integrity, held) {
+        // Never `Upload`: the version is there (`held` is never `Absent`).
+        Decision::AlreadyPresent | Decision::Upload => {
             ctx.log.info(&format!(
-                "{name}@{version} is already in {} with identical bytes ({theirs}); not uploading it again",
-                registry.shown()
+                "{name}@{version} is already in {} with identical bytes ({}); not uploading it again",
+                registry.shown(),
+                build.integrity
             ));
             Ok(PublishOutcome::AlreadyPresent)
         }
-        theirs => Err(Failure::publish(format!(
-            "{name}@{version} is already in {} with different bytes: the registry has {}, this build is {}",
-            registry.shown(),
-            theirs.as_deref().unwrap_or("no dist.integrity"),
-            build.integrity
-        ))
-        .with_hint(format!(
-            "published versions are immutable: unset {} (or {}) to publish a snapshot, or choose a new release version",
-            ctx.config.override_var(Lang::Ts),
-            job.package.override_var(ctx.config.env_prefix()),
-        ))),
+        Decision::OtherBytes(text) => Err(Failure::publish(text)
+            .with_detail(format!("registry: {}", registry.shown()))
+            .with_hint(format!(
+                "published versions are immutable: unset {} (or {}) to publish a snapshot, or choose a new release version",
+                ctx.config.override_var(Lang::Ts),
+                job.package.override_var(ctx.config.env_prefix()),
+            ))),
     }
 }
 
