@@ -23,7 +23,7 @@
 //!   Other clients of the same registry during the probe would move the counters too.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use pkgrun_core::config::Package;
@@ -151,8 +151,31 @@ pub fn check_consumer(
     let module = doc.package.as_str();
     let version = doc.version.as_str();
     let env = GoEnv::new(ctx, "go-consumer")?;
-    let work = env.work();
+    build_and_run(ctx, &env, package, module, version)?;
+    let published_zip = check_go_sum(&env.work(), doc, module, version)?;
+    let imports = smoke_imports(module, package)
+        .iter()
+        .map(|(i, s)| match s {
+            Some(s) => format!("{i}.{s}"),
+            None => i.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(format!(
+        "go get, go build and run ok (imports {imports}); go.sum has {module} {version} {published_zip}"
+    ))
+}
 
+/// `go get`s the version into a fresh module, builds the consumer program and runs it
+/// (without the registry token); it must print [`SMOKE_OK`].
+fn build_and_run(
+    ctx: &Context,
+    env: &GoEnv,
+    package: &Package,
+    module: &str,
+    version: &str,
+) -> Result<(), Failure> {
+    let work = env.work();
     run(
         ctx,
         &env.command(ctx, "go mod init")?
@@ -185,7 +208,17 @@ pub fn check_consumer(
             "the smoke consumer of {module}@{version} ran but did not print {SMOKE_OK:?}"
         )));
     }
+    Ok(())
+}
 
+/// The consumer's `go.sum` records the published zip and go.mod hashes; returns the
+/// zip's.
+fn check_go_sum(
+    work: &Path,
+    doc: &StateDocument,
+    module: &str,
+    version: &str,
+) -> Result<String, Failure> {
     let go_sum = fs_err::read_to_string(work.join("go.sum")).unwrap_or_default();
     let recorded = |kind: ArtifactKind| {
         doc.artifacts
@@ -210,17 +243,7 @@ pub fn check_consumer(
             mod_line.as_deref().unwrap_or("(missing)"),
         )));
     }
-    let imports = smoke_imports(module, package)
-        .iter()
-        .map(|(i, s)| match s {
-            Some(s) => format!("{i}.{s}"),
-            None => i.clone(),
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    Ok(format!(
-        "go get, go build and run ok (imports {imports}); go.sum has {module} {version} {published_zip}"
-    ))
+    Ok(published_zip)
 }
 
 /// What the consumer program prints when it ran.
