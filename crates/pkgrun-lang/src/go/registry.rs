@@ -1,4 +1,5 @@
-//! The Go registry over HTTP: upload, visibility and the protocol check.
+//! The Go registry over HTTP: upload (with the shared already-present decision on a
+//! 409) and visibility. The protocol check reads the same URLs: [`super::smoke`].
 //!
 //! Uploads go to `POST <GO_REGISTRY_URL>/upload` (multipart `module`, `version`,
 //! `info`, `mod`, `zip`; `Authorization: Bearer <GO_REGISTRY_TOKEN>`). The registry
@@ -15,14 +16,13 @@
 //! counts as listed when the list names it *or* its `.info` is served for it; a release
 //! version (an override) must be in the list.
 
-use pkgrun_core::state::{ArtifactKind, PublishOutcome, StateDocument};
+use pkgrun_core::state::PublishOutcome;
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::StatusCode;
 
 use super::build::GoBuild;
 use super::{ENV_TOKEN, ENV_URL};
 use crate::adapter::Context;
-use crate::digest::sha256_hex;
 use crate::existing::{self, Decision, Held};
 use crate::failure::Failure;
 use crate::http::Reply;
@@ -38,7 +38,7 @@ pub(super) fn base_url(ctx: &Context) -> Result<String, Failure> {
 }
 
 /// `<base>/<escaped module>/@v/<escaped version>.<ext>`, or `…/@v/list` for `ext = None`.
-fn proxy_url(
+pub(super) fn proxy_url(
     base: &str,
     module: &str,
     version: Option<&str>,
@@ -174,7 +174,7 @@ fn stored_zip_h1(ctx: &Context, base: &str, module: &str, version: &str) -> Opti
     gomod::hash::hash_zip(&reply.body).ok()
 }
 
-fn listed(reply: &Reply, version: &str) -> bool {
+pub(super) fn listed(reply: &Reply, version: &str) -> bool {
     reply.is_success()
         && String::from_utf8_lossy(&reply.body)
             .lines()
@@ -195,151 +195,6 @@ pub fn is_visible(ctx: &Context, module: &str, version: &str) -> Result<bool, Fa
         .http
         .get(&proxy_url(&base, module, Some(version), "info")?)?;
     Ok(info.is_success())
-}
-
-/// The protocol check: list, `.info`, `.mod` and `.zip` served, with the recorded digests.
-pub fn check_protocol(ctx: &Context, doc: &StateDocument) -> Result<String, Failure> {
-    let served = Served {
-        ctx,
-        base: base_url(ctx)?,
-        module: doc.package.as_str(),
-        version: doc.version.as_str(),
-    };
-    let notes = [
-        served.check_list()?,
-        served.check_info()?,
-        served.check_mod(doc)?,
-        served.check_zip(doc)?,
-    ];
-    Ok(notes.join("; "))
-}
-
-/// One version of a module as the registry serves it through the GOPROXY protocol.
-struct Served<'a> {
-    ctx: &'a Context<'a>,
-    base: String,
-    module: &'a str,
-    version: &'a str,
-}
-
-impl Served<'_> {
-    fn what(&self) -> String {
-        format!("{}@{}", self.module, self.version)
-    }
-
-    /// `GET …/@v/<version>.<ext>`; anything but a success is a smoke failure.
-    fn get(&self, ext: &str) -> Result<Reply, Failure> {
-        let url = proxy_url(&self.base, self.module, Some(self.version), ext)?;
-        let reply = self.ctx.http.get(&url)?;
-        if !reply.is_success() {
-            return Err(Failure::smoke(format!(
-                "GET {}/@v/{}.{ext} answered HTTP {}",
-                self.module,
-                self.version,
-                reply.status.as_u16()
-            ))
-            .with_detail(reply.text_excerpt()));
-        }
-        Ok(reply)
-    }
-
-    fn check_list(&self) -> Result<String, Failure> {
-        let (module, version) = (self.module, self.version);
-        let list = self
-            .ctx
-            .http
-            .get(&proxy_url(&self.base, module, None, "")?)?;
-        if listed(&list, version) {
-            Ok("listed".to_string())
-        } else if gomod::version::is_pseudo_version(version) && list.is_success() {
-            Ok(
-                "not in @v/list (a pseudo-version; the protocol allows leaving them out)"
-                    .to_string(),
-            )
-        } else {
-            Err(Failure::smoke(format!(
-                "{module}/@v/list does not name {version} (HTTP {})",
-                list.status.as_u16()
-            ))
-            .with_detail(list.text_excerpt()))
-        }
-    }
-
-    fn check_info(&self) -> Result<String, Failure> {
-        let info = self.get("info")?;
-        let served = info.json().ok().and_then(|v| {
-            v.get("Version")
-                .and_then(|v| v.as_str())
-                .map(str::to_string)
-        });
-        if served.as_deref() != Some(self.version) {
-            return Err(Failure::smoke(format!(
-                "{}.info does not name the version: {}",
-                self.what(),
-                info.text_excerpt()
-            )));
-        }
-        Ok("info".to_string())
-    }
-
-    fn check_mod(&self, doc: &StateDocument) -> Result<String, Failure> {
-        let recorded = recorded(doc, ArtifactKind::Mod, &self.what())?;
-        let go_mod = self.get("mod")?;
-        let mod_h1 = gomod::hash::hash_go_mod(&go_mod.body);
-        if sha256_hex(&go_mod.body) != recorded.sha256 {
-            return Err(Failure::smoke(format!(
-                "the registry serves a different go.mod for {}: {mod_h1}, published {}",
-                self.what(),
-                recorded.h1.as_deref().unwrap_or("?")
-            )));
-        }
-        Ok(format!("mod {mod_h1}"))
-    }
-
-    fn check_zip(&self, doc: &StateDocument) -> Result<String, Failure> {
-        let what = self.what();
-        let recorded = recorded(doc, ArtifactKind::Zip, &what)?;
-        let zip = self.get("zip")?;
-        let zip_h1 = gomod::hash::hash_zip(&zip.body).map_err(|e| {
-            Failure::smoke(format!("the zip served for {what} is not a readable zip"))
-                .with_detail(e.to_string())
-        })?;
-        let published = recorded.h1.as_deref().unwrap_or("");
-        if zip_h1 != published {
-            return Err(Failure::smoke(format!(
-                "the registry serves a different zip for {what}: {zip_h1}, published {published}"
-            )));
-        }
-        let same_bytes = sha256_hex(&zip.body) == recorded.sha256;
-        Ok(format!(
-            "zip {zip_h1} ({} bytes{})",
-            zip.body.len(),
-            if same_bytes {
-                ", byte-identical"
-            } else {
-                ", same files, other zip bytes"
-            }
-        ))
-    }
-}
-
-/// The artifact of `kind` the state recorded for `what`.
-fn recorded<'d>(
-    doc: &'d StateDocument,
-    kind: ArtifactKind,
-    what: &str,
-) -> Result<&'d pkgrun_core::state::Artifact, Failure> {
-    doc.artifacts
-        .iter()
-        .find(|a| a.kind == kind)
-        .ok_or_else(|| {
-            Failure::smoke(format!(
-                "the state of {what} records no {kind:?} artifact to compare with"
-            ))
-            .with_hint(
-                "publish again: the state document was not written by this version of pkgrun",
-            )
-        })
 }
 
 #[cfg(test)]

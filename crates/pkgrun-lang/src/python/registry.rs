@@ -1,5 +1,6 @@
-//! The legacy upload API (`POST` multipart, `:action=file_upload`) and re-upload
-//! semantics.
+//! The index's write side: the legacy upload API (`POST` multipart,
+//! `:action=file_upload`), its re-upload semantics, and visibility (a wheel and an sdist
+//! of the version listed on the project page).
 //!
 //! Before uploading, the project page of the consumers' index is read: a file of this
 //! build that is already listed with the same sha256 is not sent again, one listed with
@@ -86,6 +87,28 @@ fn decide(file: &BuiltFile, theirs: Option<&str>, unknown: &str) -> Decision {
         None => Held::Unknown(unknown),
     };
     existing::decide(&file.filename, &built, held)
+}
+
+/// Whether the index lists both a wheel and an sdist of `version`.
+pub(crate) fn is_visible(
+    ctx: &Context,
+    env: &PyEnv,
+    name: &str,
+    version: &str,
+) -> Result<bool, Failure> {
+    let files = match fetch_json_page(ctx, env, name)? {
+        Some(files) => files,
+        None => return Ok(false),
+    };
+    let of_version: Vec<_> = files
+        .iter()
+        .filter(|f| {
+            index::version_of_filename(&f.filename).is_some_and(|v| index::same_version(v, version))
+        })
+        .collect();
+    let wheel = of_version.iter().any(|f| f.filename.ends_with(".whl"));
+    let sdist = of_version.iter().any(|f| !f.filename.ends_with(".whl"));
+    Ok(wheel && sdist)
 }
 
 /// Uploads the files of `build` that the index does not have yet.

@@ -16,7 +16,7 @@ use reqwest::StatusCode;
 use url::Url;
 
 use super::index::{self, IndexFile};
-use super::upload::fetch_json_page;
+use super::registry::fetch_json_page;
 use super::{index_only, python_program, PyEnv};
 use crate::adapter::{Context, ProbeEvidence};
 use crate::digest::sha256_hex;
