@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use pkgrun_core::config::Package;
 use pkgrun_core::process::{Output, StepCommand};
-use pkgrun_core::state::StateDocument;
+use pkgrun_core::state::{Artifact, StateDocument};
 use reqwest::StatusCode;
 use url::Url;
 
@@ -97,40 +97,9 @@ pub(crate) fn check_protocol(
         let find =
             |files: &[IndexFile]| files.iter().find(|f| f.filename == artifact.file).cloned();
         let in_json = find(&json);
-        let in_html = find(&html);
-        for (form, entry) in [("PEP 691 JSON", &in_json), ("PEP 503 HTML", &in_html)] {
-            match entry {
-                None => problems.push(format!("{}: not listed on the {form} page", artifact.file)),
-                Some(IndexFile { sha256: None, .. }) => problems.push(format!(
-                    "{}: the {form} page gives no sha256",
-                    artifact.file
-                )),
-                Some(IndexFile {
-                    sha256: Some(sha), ..
-                }) if *sha != artifact.sha256 => problems.push(format!(
-                    "{}: the {form} page says sha256 {sha}, the upload had {}",
-                    artifact.file, artifact.sha256
-                )),
-                Some(_) => {}
-            }
-        }
+        problems.extend(listing_problems(artifact, &in_json, &find(&html)));
         if let Some(entry) = in_json {
-            let url = authenticated(env, &entry.url);
-            let reply = ctx.http.get(url.as_str())?;
-            if reply.status != StatusCode::OK {
-                problems.push(format!(
-                    "{}: GET {} answered HTTP {}",
-                    artifact.file, entry.url, reply.status
-                ));
-            } else {
-                let served = sha256_hex(&reply.body);
-                if served != artifact.sha256 {
-                    problems.push(format!(
-                        "{}: the registry serves bytes with sha256 {served}, the upload had {}",
-                        artifact.file, artifact.sha256
-                    ));
-                }
-            }
+            problems.extend(served_problem(ctx, env, artifact, &entry)?);
         }
     }
     if !problems.is_empty() {
@@ -145,6 +114,56 @@ pub(crate) fn check_protocol(
         doc.artifacts.len(),
         doc.version
     ))
+}
+
+/// What the PEP 691 JSON and PEP 503 HTML pages get wrong about a recorded file.
+fn listing_problems(
+    artifact: &Artifact,
+    in_json: &Option<IndexFile>,
+    in_html: &Option<IndexFile>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (form, entry) in [("PEP 691 JSON", in_json), ("PEP 503 HTML", in_html)] {
+        match entry {
+            None => problems.push(format!("{}: not listed on the {form} page", artifact.file)),
+            Some(IndexFile { sha256: None, .. }) => problems.push(format!(
+                "{}: the {form} page gives no sha256",
+                artifact.file
+            )),
+            Some(IndexFile {
+                sha256: Some(sha), ..
+            }) if *sha != artifact.sha256 => problems.push(format!(
+                "{}: the {form} page says sha256 {sha}, the upload had {}",
+                artifact.file, artifact.sha256
+            )),
+            Some(_) => {}
+        }
+    }
+    problems
+}
+
+/// Whether the file the JSON page links is served with the recorded sha256.
+fn served_problem(
+    ctx: &Context,
+    env: &PyEnv,
+    artifact: &Artifact,
+    entry: &IndexFile,
+) -> Result<Option<String>, Failure> {
+    let url = authenticated(env, &entry.url);
+    let reply = ctx.http.get(url.as_str())?;
+    if reply.status != StatusCode::OK {
+        return Ok(Some(format!(
+            "{}: GET {} answered HTTP {}",
+            artifact.file, entry.url, reply.status
+        )));
+    }
+    let served = sha256_hex(&reply.body);
+    Ok((served != artifact.sha256).then(|| {
+        format!(
+            "{}: the registry serves bytes with sha256 {served}, the upload had {}",
+            artifact.file, artifact.sha256
+        )
+    }))
 }
 
 /// A fresh, empty venv under `root/venv`. It is created without pip (bootstrapping pip
