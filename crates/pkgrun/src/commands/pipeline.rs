@@ -10,8 +10,9 @@
 //! prefix, and the worst one is also reported as the command's `error:`.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
 
 use anyhow::Result;
 use pkgrun_core::env::ProcessEnv;
@@ -63,51 +64,30 @@ pub fn run(phases: Phases, args: PipelineArgs, globals: &Globals) -> Result<Outc
             langs.len()
         ));
     }
-    let slots = Slots::new(jobs);
-    // Each language in its own thread; `--jobs` bounds how many run at once. Results come
-    // back in the order the languages were requested, so stdout stays deterministic.
+    // `jobs` workers take the languages in the order requested (so `--jobs 1` is that
+    // order, one after the other); results are kept in that order too, so stdout stays
+    // deterministic however the runs interleave.
     let started_at = pkgrun_core::version::Timestamp::now().rfc3339();
     let started = Instant::now();
-    let runs: Vec<LanguageRun> = std::thread::scope(|scope| {
-        let handles: Vec<_> = langs
-            .iter()
-            .map(|&lang| {
-                let (config, env, plan, log, sink, slots, live) = (
-                    &config,
-                    &env,
-                    plan.as_ref(),
-                    &log,
-                    sink.as_ref(),
-                    &slots,
-                    live.as_ref(),
-                );
-                scope.spawn(move || {
-                    let _slot = slots.take();
-                    let started = Instant::now();
-                    let result =
-                        run_lang_with_sink(lang, config, env.clone(), plan, log, phases, sink);
-                    if let Some(view) = live {
-                        view.finish(lang, &summary(&result));
-                    }
-                    LanguageRun {
-                        lang,
-                        result,
-                        elapsed: started.elapsed(),
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .zip(&langs)
-            .map(|(h, &lang)| {
-                h.join().unwrap_or_else(|_| LanguageRun {
-                    lang,
-                    result: Err(Failure::internal("a language's run panicked")),
-                    elapsed: Duration::ZERO,
-                })
-            })
-            .collect()
+    let runs: Vec<LanguageRun> = in_order(&langs, jobs, |lang| {
+        let started = Instant::now();
+        let result = run_lang_with_sink(
+            lang,
+            &config,
+            env.clone(),
+            plan.as_ref(),
+            &log,
+            phases,
+            sink.as_ref(),
+        );
+        if let Some(view) = &live {
+            view.finish(lang, &summary(&result));
+        }
+        LanguageRun {
+            lang,
+            result,
+            elapsed: started.elapsed(),
+        }
     });
 
     if let Some(view) = &live {
@@ -215,37 +195,34 @@ fn summary(outcome: &Result<PhaseOutcome, Failure>) -> String {
     }
 }
 
-/// A counting semaphore: at most `n` languages run at once.
-struct Slots {
-    free: Mutex<usize>,
-    freed: Condvar,
-}
-
-struct Slot<'a>(&'a Slots);
-
-impl Slots {
-    fn new(n: usize) -> Self {
-        Slots {
-            free: Mutex::new(n),
-            freed: Condvar::new(),
+/// Runs `work` for every item on `jobs` worker threads that take the items in order (so
+/// one worker is strictly that order), and returns the results in the items' order.
+fn in_order<I: Copy + Sync, T: Send>(
+    items: &[I],
+    jobs: usize,
+    work: impl Fn(I) -> T + Sync,
+) -> Vec<T> {
+    let next = AtomicUsize::new(0);
+    let done: Vec<Mutex<Option<T>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, Ordering::SeqCst);
+                let Some(&item) = items.get(index) else { break };
+                let result = work(item);
+                *done[index].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+            });
         }
-    }
-
-    fn take(&self) -> Slot<'_> {
-        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        while *free == 0 {
-            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
-        }
-        *free -= 1;
-        Slot(self)
-    }
-}
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-        self.0.freed.notify_one();
-    }
+    });
+    // A worker that panicked takes the process down with it (the scope re-raises), so
+    // every slot is filled here.
+    done.into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .expect("every item ran")
+        })
+        .collect()
 }
 
 /// One language's phases, then its ConfigMap (when the sink is on and smoke ran).
@@ -323,5 +300,34 @@ fn cli_error(failure: Failure) -> CliError {
         status: failure.exit_status(),
         message: failure.to_string(),
         hint: failure.hint.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_order;
+    use std::sync::{Barrier, Mutex};
+
+    #[test]
+    fn one_worker_runs_the_items_strictly_in_order() {
+        let started = Mutex::new(Vec::new());
+        let out = in_order(&[1, 2, 3, 4], 1, |i| {
+            started.lock().unwrap().push(i);
+            std::thread::sleep(std::time::Duration::from_millis(5 * (5 - i) as u64));
+            i * 10
+        });
+        assert_eq!(*started.lock().unwrap(), vec![1, 2, 3, 4]);
+        assert_eq!(out, vec![10, 20, 30, 40]);
+    }
+
+    #[test]
+    fn as_many_workers_as_items_run_them_all_at_once() {
+        // Each item waits until all three are running: it would hang with fewer workers.
+        let all_running = Barrier::new(3);
+        let out = in_order(&["go", "python", "ts"], 3, |lang| {
+            all_running.wait();
+            lang.len()
+        });
+        assert_eq!(out, vec![2, 6, 2], "results in the items' order");
     }
 }
