@@ -8,11 +8,13 @@
 //!   mutated).
 //! * [`failure`]: failures classified by exit code.
 //! * [`digest`]: sha256, npm integrity and shasum.
+//! * [`existing`]: the shared "already present / other bytes" decision.
 //! * [`tool`]: finding the ecosystem tools on `PATH`.
 //! * [`go`], [`python`], [`ts`]: the adapters, registered once in [`with_adapter`].
 
 pub mod adapter;
 pub mod digest;
+pub mod existing;
 pub mod failure;
 pub mod http;
 pub mod pipeline;

@@ -26,7 +26,7 @@ use pkgrun_core::state::{
 use pkgrun_core::version::{Timestamp, VersionSource};
 use pkgrun_core::Lang;
 
-use crate::adapter::{Adapter, BuildJob, Context, Pin};
+use crate::adapter::{Adapter, BuildJob, Context, Pin, ProbeEvidence};
 use crate::failure::{Failure, FailureKind};
 use crate::http::{RegistryHttp, RetryPolicy};
 use crate::workspace;
@@ -231,13 +231,14 @@ impl<'a, A: Adapter> Run<'a, A> {
         outcome
     }
 
-    fn publish_one(
+    /// The job of `package`: its version (an override is said so in the log) and a
+    /// throwaway copy of its directory to build in.
+    fn prepare_job<'p>(
         &self,
         ctx: &Context,
-        package: &Package,
-        pins: Vec<Pin>,
-    ) -> Result<StateDocument, Failure> {
-        let started = Instant::now();
+        package: &'p Package,
+        pins: Vec<Pin<'p>>,
+    ) -> Result<BuildJob<'p>, Failure> {
         let (version, source) = self.versions[&package.state_key].clone();
         if let VersionSource::Override { variable } = &source {
             // The language variable is what `pkgrun env` prints, so an
@@ -250,12 +251,22 @@ impl<'a, A: Adapter> Run<'a, A> {
         }
         let workdir = ctx.scratch_dir(&package.state_key)?;
         workspace::copy_package(&package.dir, &workdir, self.adapter.skipped_dirs())?;
-        let job = BuildJob {
+        Ok(BuildJob {
             package,
             version,
             pins,
             workdir,
-        };
+        })
+    }
+
+    fn publish_one(
+        &self,
+        ctx: &Context,
+        package: &Package,
+        pins: Vec<Pin>,
+    ) -> Result<StateDocument, Failure> {
+        let started = Instant::now();
+        let job = self.prepare_job(ctx, package, pins)?;
         let mut durations = BTreeMap::new();
 
         let step = ctx
@@ -364,29 +375,9 @@ impl<'a, A: Adapter> Run<'a, A> {
                 self.adapter.check_consumer(&ctx, package, &doc)
             });
             let mut failures: Vec<Failure> = [protocol, consumer].into_iter().flatten().collect();
-            let upstream_probe = probe.as_ref().map(|(target, result, _)| match result {
-                Ok(evidence) => UpstreamProbe {
-                    target: target.to_string(),
-                    status: CheckStatus::Passed,
-                    first_ms: evidence.first_ms,
-                    second_ms: evidence.second_ms,
-                    evidence: evidence.evidence.clone(),
-                },
-                Err(failure) => {
-                    failures.push(
-                        failure
-                            .clone()
-                            .reclassify(FailureKind::Publish, FailureKind::Smoke),
-                    );
-                    UpstreamProbe {
-                        target: target.to_string(),
-                        status: CheckStatus::Failed,
-                        first_ms: 0,
-                        second_ms: 0,
-                        evidence: failure.to_string(),
-                    }
-                }
-            });
+            let upstream_probe = probe
+                .as_ref()
+                .map(|(target, result, _)| probe_record(target, result, &mut failures));
             doc.smoke = Smoke {
                 status: if failures.is_empty() {
                     SmokeStatus::Passed
@@ -396,16 +387,8 @@ impl<'a, A: Adapter> Run<'a, A> {
                 checks,
                 upstream_probe,
             };
-            let mut smoke_ms = ms(started.elapsed());
-            if let Some((_, _, took)) = &probe {
-                smoke_ms += ms(*took);
-            }
-            doc.durations_ms.insert("smoke".to_string(), smoke_ms);
-            let publish_total = doc.durations_ms.get("build").copied().unwrap_or(0)
-                + doc.durations_ms.get("upload").copied().unwrap_or(0)
-                + doc.durations_ms.get("visible").copied().unwrap_or(0);
-            doc.durations_ms
-                .insert("total".to_string(), publish_total + smoke_ms);
+            let probe_took = probe.as_ref().map(|(_, _, took)| *took);
+            record_durations(&mut doc, started.elapsed(), probe_took);
             let key = &doc.state_key;
             outcome
                 .failures
@@ -539,4 +522,47 @@ fn finish<T>(step: pkgrun_core::log::Step, result: Result<T, Failure>) -> Result
 
 fn ms(d: Duration) -> u64 {
     d.as_millis().try_into().unwrap_or(u64::MAX)
+}
+
+/// The state's record of the run's upstream probe; a failed probe also fails the
+/// package's smoke (a probe is a smoke check, never a publish failure).
+fn probe_record(
+    target: &str,
+    result: &Result<ProbeEvidence, Failure>,
+    failures: &mut Vec<Failure>,
+) -> UpstreamProbe {
+    match result {
+        Ok(evidence) => UpstreamProbe {
+            target: target.to_string(),
+            status: CheckStatus::Passed,
+            first_ms: evidence.first_ms,
+            second_ms: evidence.second_ms,
+            evidence: evidence.evidence.clone(),
+        },
+        Err(failure) => {
+            failures.push(
+                failure
+                    .clone()
+                    .reclassify(FailureKind::Publish, FailureKind::Smoke),
+            );
+            UpstreamProbe {
+                target: target.to_string(),
+                status: CheckStatus::Failed,
+                first_ms: 0,
+                second_ms: 0,
+                evidence: failure.to_string(),
+            }
+        }
+    }
+}
+
+/// Records the smoke's duration (the probe's included) and the total with the publish's.
+fn record_durations(doc: &mut StateDocument, smoke: Duration, probe: Option<Duration>) {
+    let smoke_ms = ms(smoke) + probe.map(ms).unwrap_or(0);
+    doc.durations_ms.insert("smoke".to_string(), smoke_ms);
+    let publish_total = doc.durations_ms.get("build").copied().unwrap_or(0)
+        + doc.durations_ms.get("upload").copied().unwrap_or(0)
+        + doc.durations_ms.get("visible").copied().unwrap_or(0);
+    doc.durations_ms
+        .insert("total".to_string(), publish_total + smoke_ms);
 }

@@ -98,6 +98,35 @@ fn edit_go_mod(module: &str, text: &str, job: &BuildJob) -> Result<Edited, Failu
         Failure::publish(format!("go.mod of {module} cannot be parsed"))
             .with_detail(error_chain(&e))
     })?;
+    check_module_line(&file, module, job)?;
+    let drops = sibling_replaces(&file, module, job)?;
+    let mut notes = Vec::new();
+    for (path, version, shown) in drops {
+        file.drop_replace(&path, version.as_deref());
+        notes.push(format!("go.mod: dropped replace {shown}"));
+    }
+    for pin in &job.pins {
+        let before = file.require_version(&pin.package.name).map(str::to_string);
+        file.set_require(&pin.package.name, &pin.version);
+        notes.push(match before {
+            Some(b) => format!(
+                "go.mod: require {} {b} -> {}",
+                pin.package.name, pin.version
+            ),
+            None => format!(
+                "go.mod: require {} {} (added)",
+                pin.package.name, pin.version
+            ),
+        });
+    }
+    Ok(Edited {
+        text: file.to_string(),
+        notes,
+    })
+}
+
+/// The `module` line must name the package as pkgrun.toml does.
+fn check_module_line(file: &ModFile, module: &str, job: &BuildJob) -> Result<(), Failure> {
     match file.module_path() {
         Some(declared) if declared == module => {}
         Some(declared) => {
@@ -114,7 +143,16 @@ fn edit_go_mod(module: &str, text: &str, job: &BuildJob) -> Result<Edited, Failu
             )))
         }
     }
+    Ok(())
+}
 
+/// The `replace` directives to drop (they point at siblings of this run, as
+/// `(path, version, shown)`); any other one is refused.
+fn sibling_replaces(
+    file: &ModFile,
+    module: &str,
+    job: &BuildJob,
+) -> Result<Vec<(String, Option<String>, String)>, Failure> {
     let siblings: Vec<&str> = job.pins.iter().map(|p| p.package.name.as_str()).collect();
     let mut foreign = Vec::new();
     let mut drops = Vec::new();
@@ -147,29 +185,7 @@ fn edit_go_mod(module: &str, text: &str, job: &BuildJob) -> Result<Edited, Failu
         .with_detail(foreign.join("; "))
         .with_hint("consumers ignore replace directives of dependencies, so the published module would not build as tested: remove them, or add the replaced module to [[go.packages]] in pkgrun.toml"));
     }
-    let mut notes = Vec::new();
-    for (path, version, shown) in drops {
-        file.drop_replace(&path, version.as_deref());
-        notes.push(format!("go.mod: dropped replace {shown}"));
-    }
-    for pin in &job.pins {
-        let before = file.require_version(&pin.package.name).map(str::to_string);
-        file.set_require(&pin.package.name, &pin.version);
-        notes.push(match before {
-            Some(b) => format!(
-                "go.mod: require {} {b} -> {}",
-                pin.package.name, pin.version
-            ),
-            None => format!(
-                "go.mod: require {} {} (added)",
-                pin.package.name, pin.version
-            ),
-        });
-    }
-    Ok(Edited {
-        text: file.to_string(),
-        notes,
-    })
+    Ok(drops)
 }
 
 /// The `.info` document. For a pseudo-version the time is the one the version carries

@@ -5,9 +5,10 @@
 //!   to the versions just published (any other `replace` is refused), then build the
 //!   module zip by the Go zip rules (`gomod::zip::create_from_dir`), the `.mod` (the
 //!   edited go.mod) and the `.info`.
-//! * [`registry`]: `POST <GO_REGISTRY_URL>/upload` with the bearer token, visibility
-//!   through `/@v/list`, and the protocol check (list, `.info`, `.mod`, `.zip`, `h1:`).
-//! * [`consumer`]: the real `go` command in a fresh GOPATH/GOMODCACHE/GOCACHE: the
+//! * [`registry`]: `POST <GO_REGISTRY_URL>/upload` with the bearer token (a 409 goes
+//!   through the shared [`crate::existing`] decision) and visibility through `/@v/list`.
+//! * [`smoke`]: the protocol check (list, `.info`, `.mod`, `.zip`, `h1:`), and the real
+//!   `go` command in a fresh GOPATH/GOMODCACHE/GOCACHE: the
 //!   consumer check (`go get`, `go build`, run) and the upstream probe (two
 //!   `go mod download`s with two empty module caches, with the registry's cache
 //!   counters as evidence).
@@ -16,8 +17,8 @@
 //! smoke reads is exactly what consumers read.
 
 mod build;
-mod consumer;
 mod registry;
+mod smoke;
 
 use pkgrun_core::config::Package;
 use pkgrun_core::ecosystem::go as eco;
@@ -57,7 +58,7 @@ impl Adapter for Go {
     }
 
     fn missing_tools(&self) -> Vec<String> {
-        let go = consumer::go_program();
+        let go = smoke::go_program();
         crate::tool::require_one_of(&[&go], "the go command (set PKGRUN_GO to use another one)")
             .into_iter()
             .collect()
@@ -114,7 +115,7 @@ impl Adapter for Go {
         _package: &Package,
         doc: &StateDocument,
     ) -> Result<String, Failure> {
-        registry::check_protocol(ctx, doc)
+        smoke::check_protocol(ctx, doc)
     }
 
     fn check_consumer(
@@ -123,10 +124,10 @@ impl Adapter for Go {
         package: &Package,
         doc: &StateDocument,
     ) -> Result<String, Failure> {
-        consumer::check_consumer(ctx, package, doc)
+        smoke::check_consumer(ctx, package, doc)
     }
 
     fn probe_upstream(&self, ctx: &Context, target: &str) -> Result<ProbeEvidence, Failure> {
-        consumer::probe_upstream(ctx, target)
+        smoke::probe_upstream(ctx, target)
     }
 }

@@ -1,4 +1,5 @@
-//! The Go registry over HTTP: upload, visibility and the protocol check.
+//! The Go registry over HTTP: upload (with the shared already-present decision on a
+//! 409) and visibility. The protocol check reads the same URLs: [`super::smoke`].
 //!
 //! Uploads go to `POST <GO_REGISTRY_URL>/upload` (multipart `module`, `version`,
 //! `info`, `mod`, `zip`; `Authorization: Bearer <GO_REGISTRY_TOKEN>`). The registry
@@ -15,14 +16,14 @@
 //! counts as listed when the list names it *or* its `.info` is served for it; a release
 //! version (an override) must be in the list.
 
-use pkgrun_core::state::{ArtifactKind, PublishOutcome, StateDocument};
+use pkgrun_core::state::PublishOutcome;
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::StatusCode;
 
 use super::build::GoBuild;
 use super::{ENV_TOKEN, ENV_URL};
 use crate::adapter::Context;
-use crate::digest::sha256_hex;
+use crate::existing::{self, Decision, Held};
 use crate::failure::Failure;
 use crate::http::Reply;
 
@@ -37,7 +38,7 @@ pub(super) fn base_url(ctx: &Context) -> Result<String, Failure> {
 }
 
 /// `<base>/<escaped module>/@v/<escaped version>.<ext>`, or `…/@v/list` for `ext = None`.
-fn proxy_url(
+pub(super) fn proxy_url(
     base: &str,
     module: &str,
     version: Option<&str>,
@@ -58,6 +59,30 @@ fn proxy_url(
 /// Uploads a build.
 pub fn upload(ctx: &Context, build: &GoBuild) -> Result<PublishOutcome, Failure> {
     let base = base_url(ctx)?;
+    let reply = send(ctx, &base, build)?;
+    let what = format!("{}@{}", build.module, build.version);
+    match reply.status {
+        s if s.is_success() => accepted(&reply, build, &what),
+        StatusCode::CONFLICT => {
+            let stored = stored_zip_h1(ctx, &base, &build.module, &build.version);
+            let held = match &stored {
+                Some(h1) => Held::Digest(h1),
+                None => Held::Unknown("(its zip hash could not be read back)"),
+            };
+            match existing::decide(&what, &build.zip_h1, held) {
+                Decision::OtherBytes(text) => Err(Failure::publish(text)
+                    .with_detail(format!("registry said: {}", reply.text_excerpt()))
+                    .with_hint("versions are immutable: publish from a new commit (a new snapshot version), or use another override version")),
+                // The registry refused, yet serves these very bytes: they are published.
+                Decision::AlreadyPresent | Decision::Upload => Ok(PublishOutcome::AlreadyPresent),
+            }
+        }
+        _ => Err(refused(&reply, &what)),
+    }
+}
+
+/// `POST <base>/upload` with the multipart form of `build` and the bearer token.
+fn send(ctx: &Context, base: &str, build: &GoBuild) -> Result<Reply, Failure> {
     let token = ctx
         .env
         .secret(ENV_TOKEN)
@@ -69,9 +94,9 @@ pub fn upload(ctx: &Context, build: &GoBuild) -> Result<PublishOutcome, Failure>
         .env
         .url(ENV_URL)
         .map(|u| u.base_without_slash())
-        .unwrap_or_else(|| base.clone());
+        .unwrap_or_else(|| base.to_string());
     let url = format!("{plain_base}/upload");
-    let reply = ctx.http.send(&url, |client| {
+    ctx.http.send(&url, |client| {
         // Rebuilt per attempt: a multipart body is consumed by sending it.
         let form = Form::new()
             .text("module", build.module.clone())
@@ -89,45 +114,38 @@ pub fn upload(ctx: &Context, build: &GoBuild) -> Result<PublishOutcome, Failure>
             .post(&url)
             .bearer_auth(token.expose())
             .multipart(form)
-    })?;
-    let what = format!("{}@{}", build.module, build.version);
-    match reply.status {
-        s if s.is_success() => {
-            let body = reply.json().ok();
-            let field = |name: &str| {
-                body.as_ref()
-                    .and_then(|b| b.get(name))
-                    .and_then(|v| v.as_str())
-                    .map(str::to_string)
-            };
-            // The registry computes the h1 of what it stored: a different one means the
-            // bytes changed on the way, and nothing served would match the state.
-            if let Some(theirs) = field("h1") {
-                if theirs != build.zip_h1 {
-                    return Err(Failure::publish(format!(
-                        "the registry stored {what} with zip hash {theirs}, but pkgrun built {}",
-                        build.zip_h1
-                    )));
-                }
-            }
-            match field("outcome").as_deref() {
-                Some("already-present") => Ok(PublishOutcome::AlreadyPresent),
-                Some(_) => Ok(PublishOutcome::Uploaded),
-                None if s == StatusCode::CREATED => Ok(PublishOutcome::Uploaded),
-                None => Ok(PublishOutcome::Uploaded),
-            }
-        }
-        StatusCode::CONFLICT => {
-            let stored = stored_zip_h1(ctx, &base, &build.module, &build.version);
-            Err(Failure::publish(format!(
-                "{what} already exists in the registry with different content: registry {}, this build {}",
-                stored.as_deref().unwrap_or("(its zip hash could not be read back)"),
+    })
+}
+
+/// A 2xx: new, or already there; the stored zip's `h1:` must be the built one.
+fn accepted(reply: &Reply, build: &GoBuild, what: &str) -> Result<PublishOutcome, Failure> {
+    let body = reply.json().ok();
+    let field = |name: &str| {
+        body.as_ref()
+            .and_then(|b| b.get(name))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    // The registry computes the h1 of what it stored: a different one means the
+    // bytes changed on the way, and nothing served would match the state.
+    if let Some(theirs) = field("h1") {
+        if theirs != build.zip_h1 {
+            return Err(Failure::publish(format!(
+                "the registry stored {what} with zip hash {theirs}, but pkgrun built {}",
                 build.zip_h1
-            ))
-            .with_detail(format!("registry said: {}", reply.text_excerpt()))
-            .with_hint("versions are immutable: publish from a new commit (a new snapshot version), or use another override version"))
+            )));
         }
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(Failure::publish(format!(
+    }
+    Ok(match field("outcome").as_deref() {
+        Some("already-present") => PublishOutcome::AlreadyPresent,
+        _ => PublishOutcome::Uploaded,
+    })
+}
+
+/// The failure for an upload refused for its token (401/403) or its content.
+fn refused(reply: &Reply, what: &str) -> Failure {
+    match reply.status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Failure::publish(format!(
             "the registry refused the upload of {what} (HTTP {}): {}",
             reply.status.as_u16(),
             reply.text_excerpt()
@@ -136,13 +154,13 @@ pub fn upload(ctx: &Context, build: &GoBuild) -> Result<PublishOutcome, Failure>
             format!("check {ENV_TOKEN}: it must be one of the upload tokens the registry was started with (its --token-file or GO_REGISTRY_TOKEN)")
         } else {
             format!("the registry does not accept uploads with {ENV_TOKEN} (403): configure an upload token on the registry, or point {ENV_URL} at one that takes uploads")
-        })),
-        s => Err(Failure::publish(format!(
+        }),
+        s => Failure::publish(format!(
             "the registry rejected {what} (HTTP {})",
             s.as_u16()
         ))
         .with_detail(format!("registry said: {}", reply.text_excerpt()))
-        .with_hint("the registry validates module paths, versions, go.mod and zips by the Go rules: fix what it names")),
+        .with_hint("the registry validates module paths, versions, go.mod and zips by the Go rules: fix what it names"),
     }
 }
 
@@ -156,7 +174,7 @@ fn stored_zip_h1(ctx: &Context, base: &str, module: &str, version: &str) -> Opti
     gomod::hash::hash_zip(&reply.body).ok()
 }
 
-fn listed(reply: &Reply, version: &str) -> bool {
+pub(super) fn listed(reply: &Reply, version: &str) -> bool {
     reply.is_success()
         && String::from_utf8_lossy(&reply.body)
             .lines()
@@ -177,107 +195,6 @@ pub fn is_visible(ctx: &Context, module: &str, version: &str) -> Result<bool, Fa
         .http
         .get(&proxy_url(&base, module, Some(version), "info")?)?;
     Ok(info.is_success())
-}
-
-/// The protocol check: list, `.info`, `.mod` and `.zip` served, with the recorded digests.
-pub fn check_protocol(ctx: &Context, doc: &StateDocument) -> Result<String, Failure> {
-    let base = base_url(ctx)?;
-    let module = doc.package.as_str();
-    let version = doc.version.as_str();
-    let what = format!("{module}@{version}");
-    let mut notes = Vec::new();
-
-    let get = |ext: &str| -> Result<Reply, Failure> {
-        let url = proxy_url(&base, module, Some(version), ext)?;
-        let reply = ctx.http.get(&url)?;
-        if !reply.is_success() {
-            return Err(Failure::smoke(format!(
-                "GET {}/@v/{version}.{ext} answered HTTP {}",
-                module,
-                reply.status.as_u16()
-            ))
-            .with_detail(reply.text_excerpt()));
-        }
-        Ok(reply)
-    };
-
-    let list = ctx.http.get(&proxy_url(&base, module, None, "")?)?;
-    if listed(&list, version) {
-        notes.push("listed".to_string());
-    } else if gomod::version::is_pseudo_version(version) && list.is_success() {
-        notes.push(
-            "not in @v/list (a pseudo-version; the protocol allows leaving them out)".to_string(),
-        );
-    } else {
-        return Err(Failure::smoke(format!(
-            "{module}/@v/list does not name {version} (HTTP {})",
-            list.status.as_u16()
-        ))
-        .with_detail(list.text_excerpt()));
-    }
-
-    let info = get("info")?;
-    let served = info.json().ok().and_then(|v| {
-        v.get("Version")
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    });
-    if served.as_deref() != Some(version) {
-        return Err(Failure::smoke(format!(
-            "{what}.info does not name the version: {}",
-            info.text_excerpt()
-        )));
-    }
-    notes.push("info".to_string());
-
-    let artifact = |kind: ArtifactKind| {
-        doc.artifacts
-            .iter()
-            .find(|a| a.kind == kind)
-            .ok_or_else(|| {
-                Failure::smoke(format!(
-                    "the state of {what} records no {kind:?} artifact to compare with"
-                ))
-                .with_hint(
-                    "publish again: the state document was not written by this version of pkgrun",
-                )
-            })
-    };
-
-    let recorded = artifact(ArtifactKind::Mod)?;
-    let go_mod = get("mod")?;
-    let mod_h1 = gomod::hash::hash_go_mod(&go_mod.body);
-    if sha256_hex(&go_mod.body) != recorded.sha256 {
-        return Err(Failure::smoke(format!(
-            "the registry serves a different go.mod for {what}: {mod_h1}, published {}",
-            recorded.h1.as_deref().unwrap_or("?")
-        )));
-    }
-    notes.push(format!("mod {mod_h1}"));
-
-    let recorded = artifact(ArtifactKind::Zip)?;
-    let zip = get("zip")?;
-    let zip_h1 = gomod::hash::hash_zip(&zip.body).map_err(|e| {
-        Failure::smoke(format!("the zip served for {what} is not a readable zip"))
-            .with_detail(e.to_string())
-    })?;
-    let published = recorded.h1.as_deref().unwrap_or("");
-    if zip_h1 != published {
-        return Err(Failure::smoke(format!(
-            "the registry serves a different zip for {what}: {zip_h1}, published {published}"
-        )));
-    }
-    let same_bytes = sha256_hex(&zip.body) == recorded.sha256;
-    notes.push(format!(
-        "zip {zip_h1} ({} bytes{})",
-        zip.body.len(),
-        if same_bytes {
-            ", byte-identical"
-        } else {
-            ", same files, other zip bytes"
-        }
-    ));
-    Ok(notes.join("; "))
 }
 
 #[cfg(test)]

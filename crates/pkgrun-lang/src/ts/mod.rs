@@ -1,25 +1,26 @@
 //! TypeScript adapter: npm tarballs to an npm registry (Verdaccio in the project).
 //!
-//! * build, in the throwaway copy: stamp `version` in package.json, pin sibling
+//! * build ([`build`]), in the throwaway copy: stamp `version` in package.json, pin sibling
 //!   packages of this run (`workspace:`, `file:`, `link:` ranges) to their exact
 //!   published versions, install dependencies from `NPM_REGISTRY_URL` with the
 //!   workspace's client (pnpm when the workspace uses pnpm, else npm; siblings come
 //!   from the registry, where they were just published), run the package's own
 //!   `build` script, then let the same client pack the tarball (npm/pnpm pack give
 //!   fixed mtimes and modes, so identical sources make identical bytes).
-//! * upload: the registry API's publish request ([`registry`]); a version that is
+//! * upload ([`registry`]): the registry API's publish request; a version that is
 //!   already there with the same `dist.integrity` is `already-present`, with another
-//!   one a failure naming both.
+//!   one a failure naming both (the shared [`crate::existing`] decision).
 //! * smoke ([`smoke`]): the packument and tarball at protocol level, a throwaway
 //!   consumer project installing and importing the version with a fresh npm cache,
 //!   and the upstream probe fetched twice through the registry.
 
+pub mod build;
 pub mod manifest;
 pub mod registry;
 pub mod smoke;
 pub mod tool;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use pkgrun_core::config::Package;
 use pkgrun_core::env::Resolved;
@@ -28,12 +29,11 @@ use pkgrun_core::state::{Artifact, ArtifactKind, PublishOutcome, StateDocument};
 use pkgrun_core::Lang;
 
 use crate::adapter::{Adapter, BuildJob, Context, ProbeEvidence};
-use crate::digest;
-use crate::failure::{Failure, FailureKind};
+use crate::failure::Failure;
 
 use manifest::PackageJson;
 use registry::Registry;
-use tool::{Client, NpmEnv};
+use tool::Client;
 
 /// The variables of the environment contract this adapter reads.
 pub const REGISTRY_VAR: &str = pkgrun_core::ecosystem::ts::NPM_REGISTRY_URL.name;
@@ -109,154 +109,7 @@ impl Adapter for Ts {
     }
 
     fn build(&self, ctx: &Context, job: &BuildJob) -> Result<TsBuild, Failure> {
-        let package = job.package;
-        // The install below needs the registry; ask it once through the bounded-retry
-        // client first, so an unreachable registry is reported as such (exit 5) rather
-        // than as a failed install.
-        registry(ctx)?.packument(&package.name)?;
-        let manifest_path = job.workdir.join("package.json");
-        let mut pkg = PackageJson::read(&manifest_path).map_err(Failure::publish)?;
-        if matches!(pkg.root.get("private"), Some(manifest::Json::Bool(true))) {
-            return Err(Failure::publish(format!(
-                "{} is marked \"private\": true in its package.json, so npm would refuse to publish it",
-                package.name
-            ))
-            .with_hint(format!(
-                "remove \"private\": true from the package, or remove it from [ts] in {}",
-                ctx.config.path().display()
-            )));
-        }
-        pkg.set_version(&job.version);
-        let pins: Vec<(&str, &str)> = job
-            .pins
-            .iter()
-            .map(|p| (p.package.name.as_str(), p.version.as_str()))
-            .collect();
-        for rewrite in pkg.pin(&pins) {
-            ctx.log.info(&format!(
-                "{}: {} {} {} → {}",
-                package.name, rewrite.field, rewrite.name, rewrite.from, rewrite.to
-            ));
-        }
-        let unpinned = pkg.local_references();
-        if !unpinned.is_empty() {
-            let list: Vec<String> = unpinned
-                .iter()
-                .map(|(field, name, range)| format!("{field}.{name} = {range}"))
-                .collect();
-            return Err(Failure::publish(format!(
-                "{} depends on packages of the repository that this run does not publish: {}",
-                package.name,
-                list.join(", ")
-            ))
-            .with_hint(format!(
-                "add them as [[ts.packages]] in {} (then they are published first and pinned), or depend on a registry version",
-                ctx.config.path().display()
-            )));
-        }
-        fs_err::write(&manifest_path, pkg.render())?;
-
-        let client = Client::detect(&package.dir, ctx.config.root());
-        if client == Client::Pnpm && crate::tool::find_on_path("pnpm").is_none() {
-            return Err(Failure::publish(format!(
-                "{} is in a pnpm workspace, but pnpm is not on PATH",
-                package.name
-            ))
-            .with_hint("install pnpm in the runner image (or put it on PATH); pkgrun builds pnpm workspaces with pnpm"));
-        }
-        let npm = NpmEnv::new(
-            ctx,
-            &format!("build-{}", package.state_key),
-            registry_url(ctx.env)?,
-            token(ctx.env)?,
-        )?;
-        let dir = &job.workdir;
-        let install = match client {
-            // The copy is outside the workspace; --ignore-workspace keeps pnpm from
-            // looking for one, and no lock file is read or written (the pins changed).
-            Client::Pnpm => npm
-                .command(
-                    format!("install dependencies of {} (pnpm)", package.name),
-                    "pnpm",
-                    dir,
-                )
-                .args([
-                    "install",
-                    "--ignore-workspace",
-                    "--lockfile=false",
-                    "--reporter=append-only",
-                ])
-                .arg("--store-dir")
-                .arg(npm.cache_dir().join("pnpm-store")),
-            Client::Npm => npm
-                .command(
-                    format!("install dependencies of {} (npm)", package.name),
-                    "npm",
-                    dir,
-                )
-                .args([
-                    "install",
-                    "--no-package-lock",
-                    "--include=dev",
-                    "--no-audit",
-                    "--no-fund",
-                ]),
-        };
-        run_shown(ctx, &install, &format!("installing the dependencies of {} failed", package.name))
-            .map_err(|f| f.with_hint("the dependencies must install from NPM_REGISTRY_URL (siblings are published first): see the output above"))?;
-
-        if pkg.has_script("build") {
-            let build = npm
-                .command(
-                    format!("build script of {}", package.name),
-                    client.program(),
-                    dir,
-                )
-                .args(["run", "build"]);
-            run_shown(
-                ctx,
-                &build,
-                &format!("the build script of {} failed", package.name),
-            )
-            .map_err(|f| {
-                f.with_hint("fix the package's `build` script; its output is shown above")
-            })?;
-        } else {
-            ctx.log.info(&format!(
-                "{} has no build script; packing its sources",
-                package.name
-            ));
-        }
-
-        let out = ctx.scratch_dir(&format!("pack-{}", package.state_key))?;
-        let pack = npm
-            .command(format!("pack {}", package.name), client.program(), dir)
-            .arg("pack")
-            .arg("--pack-destination")
-            .arg(&out);
-        run_shown(ctx, &pack, &format!("packing {} failed", package.name))?;
-        let path = single_tarball(&out)?;
-        let bytes = fs_err::read(&path)?;
-        let manifest = manifest::manifest_from_tarball(&bytes).map_err(|e| {
-            Failure::publish(format!(
-                "{} pack made an unreadable tarball: {e}",
-                client.program()
-            ))
-        })?;
-        check_packed_manifest(&manifest, &package.name, &job.version)?;
-        Ok(TsBuild {
-            file: path
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            integrity: digest::integrity_sha512(&bytes),
-            shasum: digest::sha1_hex(&bytes),
-            sha256: digest::sha256_hex(&bytes),
-            path,
-            bytes,
-            manifest,
-            client,
-        })
+        build::build(ctx, job)
     }
 
     fn artifacts(&self, build: &TsBuild) -> Vec<Artifact> {
@@ -277,41 +130,7 @@ impl Adapter for Ts {
         job: &BuildJob,
         build: &TsBuild,
     ) -> Result<PublishOutcome, Failure> {
-        let registry = registry(ctx)?;
-        let name = &job.package.name;
-        let version = &job.version;
-        // Versions are immutable: look first, so a re-run never uploads twice and a
-        // conflict names both digests.
-        if let Some(existing) = registry.published(name, version)? {
-            return already_there(ctx, &registry, job, build, existing.integrity);
-        }
-        let body = registry::publish_body(
-            registry.shown(),
-            &build.manifest.root,
-            name,
-            version,
-            &build.bytes,
-            &build.integrity,
-            &build.shasum,
-        );
-        if registry.publish(name, &body)? {
-            ctx.log.info(&format!(
-                "published {name}@{version} under dist-tag {} ({} bytes, {})",
-                registry::dist_tag(version),
-                build.bytes.len(),
-                build.integrity
-            ));
-            return Ok(PublishOutcome::Uploaded);
-        }
-        // 409: someone published this version between our look and our upload.
-        let existing = registry.published(name, version)?;
-        already_there(
-            ctx,
-            &registry,
-            job,
-            build,
-            existing.and_then(|p| p.integrity),
-        )
+        registry::upload(ctx, job, build)
     }
 
     fn is_visible(&self, ctx: &Context, package: &Package, version: &str) -> Result<bool, Failure> {
@@ -338,119 +157,5 @@ impl Adapter for Ts {
 
     fn probe_upstream(&self, ctx: &Context, target: &str) -> Result<ProbeEvidence, Failure> {
         smoke::probe_upstream(ctx, target)
-    }
-}
-
-/// The version exists: identical bytes count as published, other bytes are a conflict.
-fn already_there(
-    ctx: &Context,
-    registry: &Registry,
-    job: &BuildJob,
-    build: &TsBuild,
-    existing: Option<String>,
-) -> Result<PublishOutcome, Failure> {
-    let name = &job.package.name;
-    let version = &job.version;
-    match existing {
-        Some(theirs) if theirs == build.integrity => {
-            ctx.log.info(&format!(
-                "{name}@{version} is already in {} with identical bytes ({theirs}); not uploading it again",
-                registry.shown()
-            ));
-            Ok(PublishOutcome::AlreadyPresent)
-        }
-        theirs => Err(Failure::publish(format!(
-            "{name}@{version} is already in {} with different bytes: the registry has {}, this build is {}",
-            registry.shown(),
-            theirs.as_deref().unwrap_or("no dist.integrity"),
-            build.integrity
-        ))
-        .with_hint(format!(
-            "published versions are immutable: unset {} (or {}) to publish a snapshot, or choose a new release version",
-            ctx.config.override_var(Lang::Ts),
-            job.package.override_var(ctx.config.env_prefix()),
-        ))),
-    }
-}
-
-/// Runs a build tool whose whole output the step has already shown when it failed:
-/// the failure says what failed and how the tool ended, without repeating its output.
-fn run_shown(
-    ctx: &Context,
-    cmd: &pkgrun_core::process::StepCommand,
-    what: &str,
-) -> Result<(), Failure> {
-    ctx.run(cmd, FailureKind::Publish).map(drop).map_err(|f| {
-        // Context::run's message ends in the child's end: `exit status N`, `killed by signal N`.
-        let ended = f
-            .message
-            .rsplit(": ")
-            .next()
-            .unwrap_or(&f.message)
-            .to_string();
-        Failure::new(f.kind, format!("{what}: {ended}"))
-    })
-}
-
-/// The one `.tgz` the pack step wrote.
-fn single_tarball(dir: &Path) -> Result<PathBuf, Failure> {
-    let mut found = Vec::new();
-    for entry in fs_err::read_dir(dir)? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "tgz") {
-            found.push(path);
-        }
-    }
-    match found.len() {
-        1 => Ok(found.remove(0)),
-        n => Err(Failure::publish(format!(
-            "pack wrote {n} tarballs to {}, expected one",
-            dir.display()
-        ))),
-    }
-}
-
-/// What was packed is what this run means to publish: the stamped name and version,
-/// and no dependency left pointing into the repository.
-fn check_packed_manifest(manifest: &PackageJson, name: &str, version: &str) -> Result<(), Failure> {
-    if manifest.name() != Some(name) || manifest.version() != Some(version) {
-        return Err(Failure::publish(format!(
-            "the packed package.json says {}@{}, expected {name}@{version}",
-            manifest.name().unwrap_or("<no name>"),
-            manifest.version().unwrap_or("<no version>")
-        ))
-        .with_hint("a lifecycle script (prepack/prepare) rewrote package.json; pkgrun stamps the version itself"));
-    }
-    let local = manifest.local_references();
-    if !local.is_empty() {
-        let list: Vec<String> = local
-            .iter()
-            .map(|(f, n, r)| format!("{f}.{n} = {r}"))
-            .collect();
-        return Err(Failure::publish(format!(
-            "the packed package.json still points into the repository: {}",
-            list.join(", ")
-        )));
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn packed_manifest_must_match_the_stamp() {
-        let ok =
-            PackageJson::parse(r#"{"name":"@s/a","version":"1.0.0","dependencies":{"b":"1.0.0"}}"#)
-                .unwrap();
-        assert!(check_packed_manifest(&ok, "@s/a", "1.0.0").is_ok());
-        assert!(check_packed_manifest(&ok, "@s/a", "1.0.1").is_err());
-        let local = PackageJson::parse(
-            r#"{"name":"@s/a","version":"1.0.0","dependencies":{"b":"workspace:*"}}"#,
-        )
-        .unwrap();
-        let err = check_packed_manifest(&local, "@s/a", "1.0.0").unwrap_err();
-        assert!(err.message.contains("workspace:*"), "{err}");
     }
 }

@@ -1,4 +1,5 @@
-//! The npm registry API pkgrun speaks itself: packuments and publishing.
+//! The npm registry API pkgrun speaks itself: packuments and publishing, and the
+//! adapter's upload (look first, then publish; the shared already-present decision).
 //!
 //! Publishing is the same `PUT /<escaped name>` request npm's `libnpmpublish` sends
 //! (the version's manifest with `dist`, the dist-tag, the tarball base64 in
@@ -11,9 +12,14 @@ use serde_json::Value;
 
 use indexmap::IndexMap;
 
+use crate::adapter::{BuildJob, Context};
+use crate::existing::{self, Decision, Held};
 use crate::failure::Failure;
 use crate::http::{RegistryHttp, Reply};
 use crate::ts::manifest::Json;
+use crate::ts::TsBuild;
+use pkgrun_core::state::PublishOutcome;
+use pkgrun_core::Lang;
 
 /// The dist-tag a version is published under: `latest` only for a release version (no
 /// prerelease, i.e. an override promoting a release); every snapshot goes to `dev`.
@@ -253,6 +259,84 @@ pub fn publish_body(
             )]),
         ),
     ])
+}
+
+/// Publishes the build unless the version is there already: identical bytes count as
+/// published, other bytes are refused (the shared [`crate::existing`] decision).
+pub(crate) fn upload(
+    ctx: &Context,
+    job: &BuildJob,
+    build: &TsBuild,
+) -> Result<PublishOutcome, Failure> {
+    let registry = super::registry(ctx)?;
+    let name = &job.package.name;
+    let version = &job.version;
+    // Versions are immutable: look first, so a re-run never uploads twice and a
+    // conflict names both digests.
+    if let Some(existing) = registry.published(name, version)? {
+        return already_there(ctx, &registry, job, build, existing.integrity);
+    }
+    let body = publish_body(
+        registry.shown(),
+        &build.manifest.root,
+        name,
+        version,
+        &build.bytes,
+        &build.integrity,
+        &build.shasum,
+    );
+    if registry.publish(name, &body)? {
+        ctx.log.info(&format!(
+            "published {name}@{version} under dist-tag {} ({} bytes, {})",
+            dist_tag(version),
+            build.bytes.len(),
+            build.integrity
+        ));
+        return Ok(PublishOutcome::Uploaded);
+    }
+    // 409: someone published this version between our look and our upload.
+    let existing = registry.published(name, version)?;
+    already_there(
+        ctx,
+        &registry,
+        job,
+        build,
+        existing.and_then(|p| p.integrity),
+    )
+}
+
+/// The version exists: identical bytes count as published, other bytes are a conflict.
+fn already_there(
+    ctx: &Context,
+    registry: &Registry,
+    job: &BuildJob,
+    build: &TsBuild,
+    existing: Option<String>,
+) -> Result<PublishOutcome, Failure> {
+    let name = &job.package.name;
+    let version = &job.version;
+    let held = match &existing {
+        Some(theirs) => Held::Digest(theirs),
+        None => Held::Unknown("no dist.integrity"),
+    };
+    match existing::decide(&format!("{name}@{version}"), &build.integrity, held) {
+        // Never `Upload`: the version is there (`held` is never `Absent`).
+        Decision::AlreadyPresent | Decision::Upload => {
+            ctx.log.info(&format!(
+                "{name}@{version} is already in {} with identical bytes ({}); not uploading it again",
+                registry.shown(),
+                build.integrity
+            ));
+            Ok(PublishOutcome::AlreadyPresent)
+        }
+        Decision::OtherBytes(text) => Err(Failure::publish(text)
+            .with_detail(format!("registry: {}", registry.shown()))
+            .with_hint(format!(
+                "published versions are immutable: unset {} (or {}) to publish a snapshot, or choose a new release version",
+                ctx.config.override_var(Lang::Ts),
+                job.package.override_var(ctx.config.env_prefix()),
+            ))),
+    }
 }
 
 #[cfg(test)]

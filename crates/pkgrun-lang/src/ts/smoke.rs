@@ -13,12 +13,13 @@
 //!   From the outside a registry's cache is invisible, so the evidence records the
 //!   timings and digests; the end-to-end suite proves the cache by cutting the uplink.
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use pkgrun_core::config::Package;
 use pkgrun_core::process::StepCommand;
 use pkgrun_core::state::{ArtifactKind, StateDocument};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::adapter::{Context, ProbeEvidence};
 use crate::digest;
@@ -134,6 +135,18 @@ pub fn check_consumer(
     let recorded = recorded_integrity(doc)?;
     let name = &package.name;
     let version = &doc.version;
+    let (project, base) = install_fresh(ctx, name, version)?;
+    let packages = read_lock(&project)?;
+    check_sources(&packages, &base)?;
+    check_versions(&packages, name, version, recorded, doc)?;
+    let count = packages.keys().filter(|p| !p.is_empty()).count();
+    let summary = format!("installed {name}@{version} with {count} packages, all from {base}");
+    run_imports(ctx, package, &project, summary)
+}
+
+/// Installs `name@version` into a fresh project; returns the project and the registry
+/// URL without credentials.
+fn install_fresh(ctx: &Context, name: &str, version: &str) -> Result<(PathBuf, String), Failure> {
     // npm retries a dead registry for minutes; the bounded-retry client tells in seconds
     // (exit 5) whether there is a registry to install from at all.
     registry(ctx)?.packument(name)?;
@@ -153,28 +166,30 @@ pub fn check_consumer(
         .args(["install", "--no-audit", "--no-fund", "--save-exact"])
         .arg(format!("{name}@{version}"));
     ctx.run(&install, FailureKind::Smoke)?;
-
-    let lock_path = project.join("package-lock.json");
-    let lock: Value = fs_err::read(&lock_path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| Failure::smoke("npm install wrote no readable package-lock.json"))?;
-    let packages = lock
-        .get("packages")
-        .and_then(Value::as_object)
-        .ok_or_else(|| Failure::smoke("package-lock.json has no `packages`"))?;
     let base = url
         .without_credentials()
         .as_str()
         .trim_end_matches('/')
         .to_string();
+    Ok((project, base))
+}
+
+/// The `packages` of the lock file npm wrote.
+fn read_lock(project: &Path) -> Result<Map<String, Value>, Failure> {
+    let lock: Value = fs_err::read(project.join("package-lock.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| Failure::smoke("npm install wrote no readable package-lock.json"))?;
+    match lock.get("packages") {
+        Some(Value::Object(packages)) => Ok(packages.clone()),
+        _ => Err(Failure::smoke("package-lock.json has no `packages`")),
+    }
+}
+
+/// Every installed package came from the registry.
+fn check_sources(packages: &Map<String, Value>, base: &str) -> Result<(), Failure> {
     let mut foreign = Vec::new();
-    let mut count = 0;
-    for (path, entry) in packages {
-        if path.is_empty() {
-            continue;
-        }
-        count += 1;
+    for (path, entry) in packages.iter().filter(|(p, _)| !p.is_empty()) {
         match entry.get("resolved").and_then(Value::as_str) {
             Some(resolved) if resolved.starts_with(&format!("{base}/")) => {}
             other => foreign.push(format!("{path} ({})", other.unwrap_or("no resolved URL"))),
@@ -186,10 +201,21 @@ pub fn check_consumer(
             foreign.join(", ")
         )));
     }
+    Ok(())
+}
+
+/// The consumer got the recorded version and integrity, and the pinned siblings.
+fn check_versions(
+    packages: &Map<String, Value>,
+    name: &str,
+    version: &str,
+    recorded: &str,
+    doc: &StateDocument,
+) -> Result<(), Failure> {
     let top = packages.get(&format!("node_modules/{name}"));
     let got = top.and_then(|e| e.get("version")).and_then(Value::as_str);
     let got_integrity = top.and_then(|e| e.get("integrity")).and_then(Value::as_str);
-    if got != Some(version.as_str()) || got_integrity != Some(recorded) {
+    if got != Some(version) || got_integrity != Some(recorded) {
         return Err(Failure::smoke(format!(
             "the consumer got {name}@{} with integrity {}, expected {version} with {recorded}",
             got.unwrap_or("<missing>"),
@@ -209,20 +235,29 @@ pub fn check_consumer(
             )));
         }
     }
+    Ok(())
+}
 
+/// Imports every configured smoke import in Node; each line it prints joins `summary`.
+fn run_imports(
+    ctx: &Context,
+    package: &Package,
+    project: &Path,
+    mut summary: String,
+) -> Result<String, Failure> {
+    let name = &package.name;
     let checks: Vec<Value> = package
         .smoke
         .iter()
         .map(|c| serde_json::json!({ "specifier": specifier(name, &c.import), "symbol": c.symbol }))
         .collect();
-    let mut summary = format!("installed {name}@{version} with {count} packages, all from {base}");
     if checks.is_empty() {
         summary.push_str("; no imports configured");
         return Ok(summary);
     }
     // Importing runs the package's code: it gets no registry token.
     let import = StepCommand::new(format!("import {name} in Node (ESM)"), "node")
-        .current_dir(&project)
+        .current_dir(project)
         .env_remove(crate::ts::tool::TOKEN_VAR)
         .args(["--input-type=module", "-e", IMPORT_CHECK])
         .env("PKGRUN_SMOKE_IMPORTS", Value::Array(checks).to_string());

@@ -1,5 +1,6 @@
-//! The legacy upload API (`POST` multipart, `:action=file_upload`) and re-upload
-//! semantics.
+//! The index's write side: the legacy upload API (`POST` multipart,
+//! `:action=file_upload`), its re-upload semantics, and visibility (a wheel and an sdist
+//! of the version listed on the project page).
 //!
 //! Before uploading, the project page of the consumers' index is read: a file of this
 //! build that is already listed with the same sha256 is not sent again, one listed with
@@ -20,6 +21,7 @@ use reqwest::StatusCode;
 use super::index::{self, IndexFile, JSON_MEDIA_TYPE};
 use super::{BuiltFile, PyEnv, PythonBuild};
 use crate::adapter::{BuildJob, Context};
+use crate::existing::{self, Decision, Held};
 use crate::failure::Failure;
 
 /// The files of `name` listed on the consumers' index (PEP 691 JSON, or HTML when the
@@ -65,28 +67,48 @@ pub(crate) fn fetch_json_page(
     }
 }
 
-/// A file of this build that the index already has with other bytes.
-struct Conflict<'a> {
-    file: &'a BuiltFile,
-    theirs: String,
-}
-
-fn conflict_failure(job: &BuildJob, conflicts: &[Conflict]) -> Failure {
-    let detail: Vec<String> = conflicts
-        .iter()
-        .map(|c| {
-            format!(
-                "{}: registry has sha256 {}, this build has sha256 {}",
-                c.file.filename, c.theirs, c.file.sha256
-            )
-        })
-        .collect();
+/// The failure for the files of this build that the index has with other bytes (each
+/// text from [`existing::decide`], naming both sha256).
+fn conflict_failure(job: &BuildJob, conflicts: &[String]) -> Failure {
     Failure::publish(format!(
         "{} {} already exists in the registry with different bytes",
         job.package.name, job.version
     ))
-    .with_detail(detail.join("; "))
+    .with_detail(conflicts.join("; "))
     .with_hint("published versions are immutable: unset the version override to publish a new snapshot, or publish the exact sources that produced the existing files")
+}
+
+/// The shared decision for one file, with sha256 digests shown as `sha256 <hex>`.
+fn decide(file: &BuiltFile, theirs: Option<&str>, unknown: &str) -> Decision {
+    let built = format!("sha256 {}", file.sha256);
+    let theirs = theirs.map(|t| format!("sha256 {t}"));
+    let held = match &theirs {
+        Some(t) => Held::Digest(t),
+        None => Held::Unknown(unknown),
+    };
+    existing::decide(&file.filename, &built, held)
+}
+
+/// Whether the index lists both a wheel and an sdist of `version`.
+pub(crate) fn is_visible(
+    ctx: &Context,
+    env: &PyEnv,
+    name: &str,
+    version: &str,
+) -> Result<bool, Failure> {
+    let files = match fetch_json_page(ctx, env, name)? {
+        Some(files) => files,
+        None => return Ok(false),
+    };
+    let of_version: Vec<_> = files
+        .iter()
+        .filter(|f| {
+            index::version_of_filename(&f.filename).is_some_and(|v| index::same_version(v, version))
+        })
+        .collect();
+    let wheel = of_version.iter().any(|f| f.filename.ends_with(".whl"));
+    let sdist = of_version.iter().any(|f| !f.filename.ends_with(".whl"));
+    Ok(wheel && sdist)
 }
 
 /// Uploads the files of `build` that the index does not have yet.
@@ -96,23 +118,26 @@ pub(crate) fn upload(
     job: &BuildJob,
     build: &PythonBuild,
 ) -> Result<PublishOutcome, Failure> {
-    let existing = fetch_json_page(ctx, env, &job.package.name)?.unwrap_or_default();
+    let listed = fetch_json_page(ctx, env, &job.package.name)?.unwrap_or_default();
     let mut conflicts = Vec::new();
     let mut missing = Vec::new();
     for file in &build.files {
-        match existing.iter().find(|e| e.filename == file.filename) {
+        let decision = match listed.iter().find(|e| e.filename == file.filename) {
+            None => Decision::Upload,
+            // Listed without a digest: kept as before, counted as present.
+            Some(IndexFile { sha256: None, .. }) => Decision::AlreadyPresent,
             Some(IndexFile {
                 sha256: Some(theirs),
                 ..
-            }) if *theirs != file.sha256 => conflicts.push(Conflict {
-                file,
-                theirs: theirs.clone(),
-            }),
-            Some(_) => ctx.log.info(&format!(
+            }) => decide(file, Some(theirs), ""),
+        };
+        match decision {
+            Decision::Upload => missing.push(file),
+            Decision::AlreadyPresent => ctx.log.info(&format!(
                 "{} is already in the registry with the same sha256 {}",
                 file.filename, file.sha256
             )),
-            None => missing.push(file),
+            Decision::OtherBytes(text) => conflicts.push(text),
         }
     }
     if !conflicts.is_empty() {
@@ -132,12 +157,11 @@ pub(crate) fn upload(
                     .unwrap_or_default()
                     .into_iter()
                     .find(|e| e.filename == file.filename)
-                    .and_then(|e| e.sha256)
-                    .unwrap_or_else(|| "unknown (not listed on the index page)".to_string());
-                if theirs == file.sha256 {
-                    continue;
+                    .and_then(|e| e.sha256);
+                let unknown = "unknown (not listed on the index page)";
+                if let Decision::OtherBytes(text) = decide(file, theirs.as_deref(), unknown) {
+                    return Err(conflict_failure(job, &[text]));
                 }
-                return Err(conflict_failure(job, &[Conflict { file, theirs }]));
             }
         }
     }

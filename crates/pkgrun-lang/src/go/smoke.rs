@@ -1,4 +1,6 @@
-//! The real go command against the registry, as a downstream service uses it.
+//! The smoke checks: the protocol check (list, `.info`, `.mod`, `.zip` and their
+//! `h1:` as the GOPROXY protocol serves them), and the real go command against the
+//! registry, as a downstream service uses it.
 //!
 //! Every go command here runs in a fresh environment under the run's scratch
 //! directory: empty GOPATH and GOMODCACHE per check, an empty GOCACHE per run (build
@@ -23,7 +25,7 @@
 //!   Other clients of the same registry during the probe would move the counters too.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use pkgrun_core::config::Package;
@@ -31,10 +33,12 @@ use pkgrun_core::process::StepCommand;
 use pkgrun_core::secret::Secret;
 use pkgrun_core::state::{ArtifactKind, StateDocument};
 
-use super::registry::base_url;
+use super::registry::{base_url, listed, proxy_url};
 use super::{ENV_NOSUMDB, ENV_TOKEN, ENV_URL};
 use crate::adapter::{Context, ProbeEvidence};
+use crate::digest::sha256_hex;
 use crate::failure::{Failure, FailureKind};
+use crate::http::Reply;
 
 /// How long one go command may take (downloads through a cold proxy included).
 const GO_TIMEOUT: Duration = Duration::from_secs(600);
@@ -151,8 +155,31 @@ pub fn check_consumer(
     let module = doc.package.as_str();
     let version = doc.version.as_str();
     let env = GoEnv::new(ctx, "go-consumer")?;
-    let work = env.work();
+    build_and_run(ctx, &env, package, module, version)?;
+    let published_zip = check_go_sum(&env.work(), doc, module, version)?;
+    let imports = smoke_imports(module, package)
+        .iter()
+        .map(|(i, s)| match s {
+            Some(s) => format!("{i}.{s}"),
+            None => i.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(format!(
+        "go get, go build and run ok (imports {imports}); go.sum has {module} {version} {published_zip}"
+    ))
+}
 
+/// `go get`s the version into a fresh module, builds the consumer program and runs it
+/// (without the registry token); it must print [`SMOKE_OK`].
+fn build_and_run(
+    ctx: &Context,
+    env: &GoEnv,
+    package: &Package,
+    module: &str,
+    version: &str,
+) -> Result<(), Failure> {
+    let work = env.work();
     run(
         ctx,
         &env.command(ctx, "go mod init")?
@@ -185,7 +212,17 @@ pub fn check_consumer(
             "the smoke consumer of {module}@{version} ran but did not print {SMOKE_OK:?}"
         )));
     }
+    Ok(())
+}
 
+/// The consumer's `go.sum` records the published zip and go.mod hashes; returns the
+/// zip's.
+fn check_go_sum(
+    work: &Path,
+    doc: &StateDocument,
+    module: &str,
+    version: &str,
+) -> Result<String, Failure> {
     let go_sum = fs_err::read_to_string(work.join("go.sum")).unwrap_or_default();
     let recorded = |kind: ArtifactKind| {
         doc.artifacts
@@ -210,17 +247,7 @@ pub fn check_consumer(
             mod_line.as_deref().unwrap_or("(missing)"),
         )));
     }
-    let imports = smoke_imports(module, package)
-        .iter()
-        .map(|(i, s)| match s {
-            Some(s) => format!("{i}.{s}"),
-            None => i.clone(),
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    Ok(format!(
-        "go get, go build and run ok (imports {imports}); go.sum has {module} {version} {published_zip}"
-    ))
+    Ok(published_zip)
 }
 
 /// What the consumer program prints when it ran.
@@ -391,6 +418,151 @@ pub fn probe_upstream(ctx: &Context, target: &str) -> Result<ProbeEvidence, Fail
         second_ms,
         evidence,
     })
+}
+
+/// The protocol check: list, `.info`, `.mod` and `.zip` served, with the recorded digests.
+pub fn check_protocol(ctx: &Context, doc: &StateDocument) -> Result<String, Failure> {
+    let served = Served {
+        ctx,
+        base: base_url(ctx)?,
+        module: doc.package.as_str(),
+        version: doc.version.as_str(),
+    };
+    let notes = [
+        served.check_list()?,
+        served.check_info()?,
+        served.check_mod(doc)?,
+        served.check_zip(doc)?,
+    ];
+    Ok(notes.join("; "))
+}
+
+/// One version of a module as the registry serves it through the GOPROXY protocol.
+struct Served<'a> {
+    ctx: &'a Context<'a>,
+    base: String,
+    module: &'a str,
+    version: &'a str,
+}
+
+impl Served<'_> {
+    fn what(&self) -> String {
+        format!("{}@{}", self.module, self.version)
+    }
+
+    /// `GET …/@v/<version>.<ext>`; anything but a success is a smoke failure.
+    fn get(&self, ext: &str) -> Result<Reply, Failure> {
+        let url = proxy_url(&self.base, self.module, Some(self.version), ext)?;
+        let reply = self.ctx.http.get(&url)?;
+        if !reply.is_success() {
+            return Err(Failure::smoke(format!(
+                "GET {}/@v/{}.{ext} answered HTTP {}",
+                self.module,
+                self.version,
+                reply.status.as_u16()
+            ))
+            .with_detail(reply.text_excerpt()));
+        }
+        Ok(reply)
+    }
+
+    fn check_list(&self) -> Result<String, Failure> {
+        let (module, version) = (self.module, self.version);
+        let list = self
+            .ctx
+            .http
+            .get(&proxy_url(&self.base, module, None, "")?)?;
+        if listed(&list, version) {
+            Ok("listed".to_string())
+        } else if gomod::version::is_pseudo_version(version) && list.is_success() {
+            Ok(
+                "not in @v/list (a pseudo-version; the protocol allows leaving them out)"
+                    .to_string(),
+            )
+        } else {
+            Err(Failure::smoke(format!(
+                "{module}/@v/list does not name {version} (HTTP {})",
+                list.status.as_u16()
+            ))
+            .with_detail(list.text_excerpt()))
+        }
+    }
+
+    fn check_info(&self) -> Result<String, Failure> {
+        let info = self.get("info")?;
+        let served = info.json().ok().and_then(|v| {
+            v.get("Version")
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        });
+        if served.as_deref() != Some(self.version) {
+            return Err(Failure::smoke(format!(
+                "{}.info does not name the version: {}",
+                self.what(),
+                info.text_excerpt()
+            )));
+        }
+        Ok("info".to_string())
+    }
+
+    fn check_mod(&self, doc: &StateDocument) -> Result<String, Failure> {
+        let recorded = recorded(doc, ArtifactKind::Mod, &self.what())?;
+        let go_mod = self.get("mod")?;
+        let mod_h1 = gomod::hash::hash_go_mod(&go_mod.body);
+        if sha256_hex(&go_mod.body) != recorded.sha256 {
+            return Err(Failure::smoke(format!(
+                "the registry serves a different go.mod for {}: {mod_h1}, published {}",
+                self.what(),
+                recorded.h1.as_deref().unwrap_or("?")
+            )));
+        }
+        Ok(format!("mod {mod_h1}"))
+    }
+
+    fn check_zip(&self, doc: &StateDocument) -> Result<String, Failure> {
+        let what = self.what();
+        let recorded = recorded(doc, ArtifactKind::Zip, &what)?;
+        let zip = self.get("zip")?;
+        let zip_h1 = gomod::hash::hash_zip(&zip.body).map_err(|e| {
+            Failure::smoke(format!("the zip served for {what} is not a readable zip"))
+                .with_detail(e.to_string())
+        })?;
+        let published = recorded.h1.as_deref().unwrap_or("");
+        if zip_h1 != published {
+            return Err(Failure::smoke(format!(
+                "the registry serves a different zip for {what}: {zip_h1}, published {published}"
+            )));
+        }
+        let same_bytes = sha256_hex(&zip.body) == recorded.sha256;
+        Ok(format!(
+            "zip {zip_h1} ({} bytes{})",
+            zip.body.len(),
+            if same_bytes {
+                ", byte-identical"
+            } else {
+                ", same files, other zip bytes"
+            }
+        ))
+    }
+}
+
+/// The artifact of `kind` the state recorded for `what`.
+fn recorded<'d>(
+    doc: &'d StateDocument,
+    kind: ArtifactKind,
+    what: &str,
+) -> Result<&'d pkgrun_core::state::Artifact, Failure> {
+    doc.artifacts
+        .iter()
+        .find(|a| a.kind == kind)
+        .ok_or_else(|| {
+            Failure::smoke(format!(
+                "the state of {what} records no {kind:?} artifact to compare with"
+            ))
+            .with_hint(
+                "publish again: the state document was not written by this version of pkgrun",
+            )
+        })
 }
 
 #[cfg(test)]

@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use pkgrun_core::config::Package;
 use pkgrun_core::process::{Output, StepCommand};
-use pkgrun_core::state::StateDocument;
+use pkgrun_core::state::{Artifact, StateDocument};
 use reqwest::StatusCode;
 use url::Url;
 
 use super::index::{self, IndexFile};
-use super::upload::fetch_json_page;
+use super::registry::fetch_json_page;
 use super::{index_only, python_program, PyEnv};
 use crate::adapter::{Context, ProbeEvidence};
 use crate::digest::sha256_hex;
@@ -97,40 +97,9 @@ pub(crate) fn check_protocol(
         let find =
             |files: &[IndexFile]| files.iter().find(|f| f.filename == artifact.file).cloned();
         let in_json = find(&json);
-        let in_html = find(&html);
-        for (form, entry) in [("PEP 691 JSON", &in_json), ("PEP 503 HTML", &in_html)] {
-            match entry {
-                None => problems.push(format!("{}: not listed on the {form} page", artifact.file)),
-                Some(IndexFile { sha256: None, .. }) => problems.push(format!(
-                    "{}: the {form} page gives no sha256",
-                    artifact.file
-                )),
-                Some(IndexFile {
-                    sha256: Some(sha), ..
-                }) if *sha != artifact.sha256 => problems.push(format!(
-                    "{}: the {form} page says sha256 {sha}, the upload had {}",
-                    artifact.file, artifact.sha256
-                )),
-                Some(_) => {}
-            }
-        }
+        problems.extend(listing_problems(artifact, &in_json, &find(&html)));
         if let Some(entry) = in_json {
-            let url = authenticated(env, &entry.url);
-            let reply = ctx.http.get(url.as_str())?;
-            if reply.status != StatusCode::OK {
-                problems.push(format!(
-                    "{}: GET {} answered HTTP {}",
-                    artifact.file, entry.url, reply.status
-                ));
-            } else {
-                let served = sha256_hex(&reply.body);
-                if served != artifact.sha256 {
-                    problems.push(format!(
-                        "{}: the registry serves bytes with sha256 {served}, the upload had {}",
-                        artifact.file, artifact.sha256
-                    ));
-                }
-            }
+            problems.extend(served_problem(ctx, env, artifact, &entry)?);
         }
     }
     if !problems.is_empty() {
@@ -145,6 +114,56 @@ pub(crate) fn check_protocol(
         doc.artifacts.len(),
         doc.version
     ))
+}
+
+/// What the PEP 691 JSON and PEP 503 HTML pages get wrong about a recorded file.
+fn listing_problems(
+    artifact: &Artifact,
+    in_json: &Option<IndexFile>,
+    in_html: &Option<IndexFile>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (form, entry) in [("PEP 691 JSON", in_json), ("PEP 503 HTML", in_html)] {
+        match entry {
+            None => problems.push(format!("{}: not listed on the {form} page", artifact.file)),
+            Some(IndexFile { sha256: None, .. }) => problems.push(format!(
+                "{}: the {form} page gives no sha256",
+                artifact.file
+            )),
+            Some(IndexFile {
+                sha256: Some(sha), ..
+            }) if *sha != artifact.sha256 => problems.push(format!(
+                "{}: the {form} page says sha256 {sha}, the upload had {}",
+                artifact.file, artifact.sha256
+            )),
+            Some(_) => {}
+        }
+    }
+    problems
+}
+
+/// Whether the file the JSON page links is served with the recorded sha256.
+fn served_problem(
+    ctx: &Context,
+    env: &PyEnv,
+    artifact: &Artifact,
+    entry: &IndexFile,
+) -> Result<Option<String>, Failure> {
+    let url = authenticated(env, &entry.url);
+    let reply = ctx.http.get(url.as_str())?;
+    if reply.status != StatusCode::OK {
+        return Ok(Some(format!(
+            "{}: GET {} answered HTTP {}",
+            artifact.file, entry.url, reply.status
+        )));
+    }
+    let served = sha256_hex(&reply.body);
+    Ok((served != artifact.sha256).then(|| {
+        format!(
+            "{}: the registry serves bytes with sha256 {served}, the upload had {}",
+            artifact.file, artifact.sha256
+        )
+    }))
 }
 
 /// A fresh, empty venv under `root/venv`. It is created without pip (bootstrapping pip
@@ -272,91 +291,116 @@ pub(crate) fn probe_upstream(
         ))
     })?;
     let root = ctx.scratch_dir("upstream-probe")?;
-    let index_origin = env.index.expose().origin();
-    let mut fetches = Vec::new();
-    for n in 1..=2 {
-        let dest = root.join(format!("download-{n}"));
-        let cmd = pip(format!("pip download {target} (fetch {n})"), env)
-            .args(["download", "--no-deps", "--no-cache-dir", "--dest"])
-            .arg(&dest)
-            .arg(target)
-            .current_dir(&root);
-        let output = ctx.run(&cmd, FailureKind::Smoke)?;
-        let saved: Vec<_> = fs_err::read_dir(&dest)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        let [file] = saved.as_slice() else {
-            return Err(Failure::smoke(format!(
-                "pip download {target} saved {} files, expected one",
-                saved.len()
-            )));
-        };
-        let filename = file
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string();
-        let sha = sha256_hex(&fs_err::read(file)?);
-        let url = downloaded_url(&output);
-        if let Some(url) = &url {
-            if url.origin() != index_origin {
-                return Err(Failure::smoke(format!(
-                    "fetch {n} of {target} came from {}, not from the registry",
-                    url.origin().ascii_serialization()
-                )));
-            }
-        }
-        fetches.push((filename, sha, url, ms(output.duration)));
-    }
-    let (first, second) = (&fetches[0], &fetches[1]);
-    if first.0 != second.0 || first.1 != second.1 {
+    let first = fetch(ctx, env, &root, target, 1)?;
+    let second = fetch(ctx, env, &root, target, 2)?;
+    if first.filename != second.filename || first.sha256 != second.sha256 {
         return Err(Failure::smoke(format!(
             "the two fetches of {target} differ: {} (sha256 {}) then {} (sha256 {})",
-            first.0, first.1, second.0, second.1
+            first.filename, first.sha256, second.filename, second.sha256
         )));
     }
-    let page = fetch_json_page(ctx, env, name)?.unwrap_or_default();
-    let entry = page
-        .iter()
-        .find(|f| f.filename == second.0)
-        .ok_or_else(|| {
-            Failure::smoke(format!(
-                "{} (version {version}) is not listed on the index page of {name}",
-                second.0
-            ))
-        })?;
-    if entry.sha256.as_deref() != Some(second.1.as_str()) {
-        return Err(Failure::smoke(format!(
-            "the index page lists {} with sha256 {:?}, the download has {}",
-            second.0, entry.sha256, second.1
-        )));
-    }
-    let link = authenticated(env, &entry.url);
-    if link.origin() != index_origin {
-        return Err(Failure::smoke(format!(
-            "the index links {} to {}, outside the registry: it does not store upstream files",
-            second.0,
-            entry.url.origin().ascii_serialization()
-        )));
-    }
+    let entry = stored_entry(ctx, env, name, version, &second)?;
     let store = if entry.url.path().contains("/+f/") {
         "the registry's own file store (devpi +f)"
     } else {
         "the registry's own origin"
     };
     let served_from = second
-        .2
+        .url
         .as_ref()
         .map(|u| format!("pip fetched {}", redact(u)))
         .unwrap_or_else(|| "pip fetched it through the index".to_string());
     Ok(ProbeEvidence {
-        first_ms: first.3,
-        second_ms: second.3,
+        first_ms: first.ms,
+        second_ms: second.ms,
         evidence: format!(
             "{}: the index page links it into {store} at {}; {served_from}; both downloads have the page's sha256 {}",
-            second.0, entry.url, second.1
+            second.filename, entry.url, second.sha256
         ),
     })
+}
+
+/// One `pip download` of the probe target.
+struct Fetch {
+    filename: String,
+    sha256: String,
+    /// Where pip says it downloaded from, when it says.
+    url: Option<Url>,
+    ms: u64,
+}
+
+/// Downloads `target` (fetch `n`) through the index; it must come from the registry.
+fn fetch(ctx: &Context, env: &PyEnv, root: &Path, target: &str, n: u32) -> Result<Fetch, Failure> {
+    let dest = root.join(format!("download-{n}"));
+    let cmd = pip(format!("pip download {target} (fetch {n})"), env)
+        .args(["download", "--no-deps", "--no-cache-dir", "--dest"])
+        .arg(&dest)
+        .arg(target)
+        .current_dir(root);
+    let output = ctx.run(&cmd, FailureKind::Smoke)?;
+    let saved: Vec<_> = fs_err::read_dir(&dest)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    let [file] = saved.as_slice() else {
+        return Err(Failure::smoke(format!(
+            "pip download {target} saved {} files, expected one",
+            saved.len()
+        )));
+    };
+    let url = downloaded_url(&output);
+    if let Some(url) = &url {
+        if url.origin() != env.index.expose().origin() {
+            return Err(Failure::smoke(format!(
+                "fetch {n} of {target} came from {}, not from the registry",
+                url.origin().ascii_serialization()
+            )));
+        }
+    }
+    Ok(Fetch {
+        filename: file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string(),
+        sha256: sha256_hex(&fs_err::read(file)?),
+        url,
+        ms: ms(output.duration),
+    })
+}
+
+/// The index page's entry of the fetched file: listed with the same sha256, and
+/// linked into the registry itself (so it stores upstream files).
+fn stored_entry(
+    ctx: &Context,
+    env: &PyEnv,
+    name: &str,
+    version: &str,
+    fetched: &Fetch,
+) -> Result<IndexFile, Failure> {
+    let page = fetch_json_page(ctx, env, name)?.unwrap_or_default();
+    let entry = page
+        .into_iter()
+        .find(|f| f.filename == fetched.filename)
+        .ok_or_else(|| {
+            Failure::smoke(format!(
+                "{} (version {version}) is not listed on the index page of {name}",
+                fetched.filename
+            ))
+        })?;
+    if entry.sha256.as_deref() != Some(fetched.sha256.as_str()) {
+        return Err(Failure::smoke(format!(
+            "the index page lists {} with sha256 {:?}, the download has {}",
+            fetched.filename, entry.sha256, fetched.sha256
+        )));
+    }
+    if authenticated(env, &entry.url).origin() != env.index.expose().origin() {
+        return Err(Failure::smoke(format!(
+            "the index links {} to {}, outside the registry: it does not store upstream files",
+            fetched.filename,
+            entry.url.origin().ascii_serialization()
+        )));
+    }
+    Ok(entry)
 }
 
 fn redact(url: &Url) -> String {
