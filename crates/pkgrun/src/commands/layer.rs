@@ -49,123 +49,173 @@ fn scope(release: &Release) -> String {
 }
 
 pub fn run(args: LayerArgs, globals: &Globals) -> Result<Outcome> {
-    let tools = ["helmfile", "helm"].map(|t| (t, find_on_path(t)));
-    let missing: Vec<&str> = tools
-        .iter()
-        .filter(|(_, p)| p.is_none())
-        .map(|(t, _)| *t)
-        .collect();
-    if !missing.is_empty() {
-        return Err(CliError::usage(
-            format!("{} not found on PATH", missing.join(" and ")),
-            Some("install helmfile and helm (scripts/tools/) and put them on PATH; nothing was touched".into()),
-        )
-        .into());
-    }
-    let [(_, Some(helmfile_bin)), (_, Some(helm_bin))] = tools else {
-        unreachable!("checked above")
-    };
+    let (helmfile_bin, helm_bin) = tools()?;
     let layer =
         helmfile::read_layer(&args.helmfile).map_err(|e| CliError::usage(error_text(&e), None))?;
-    let selected: Vec<&Release> = layer
-        .releases
-        .iter()
-        .filter(|r| r.selector.is_some())
-        .collect();
-    if selected.is_empty() {
-        return Err(CliError::usage(
-            format!("no release of {} declares helmLayerSelector in its values", args.helmfile.display()),
-            Some("set `helmLayerSelector: \"language=<lang>\"` in the chart's values and the matching release label".into()),
-        )
-        .into());
-    }
+    let selected = selected_releases(&layer.releases, &args)?;
     let wait = Wait {
         timeout: seconds("--wait-timeout", args.wait_timeout)?,
         interval: seconds("--poll-interval", args.poll_interval)?,
     };
-    let (kube, default_ns) = connect(args.namespace)?;
-    let base = logger(globals);
-    let ns_of = |r: &Release| r.namespace.clone().unwrap_or_else(|| default_ns.clone());
+    let (kube, default_ns) = connect(args.namespace.clone())?;
+    let cluster = Cluster {
+        kube: &kube,
+        default_ns: &default_ns,
+        log: logger(globals),
+    };
+    cluster.wait_for_registries(&selected, wait)?;
+    sync(&cluster.log, &helmfile_bin, &args, &selected)?;
+    match cluster.test(&helm_bin, &selected, args.test_timeout) {
+        Some(e) => Err(e.into()),
+        None => Ok(Outcome::SUCCESS),
+    }
+}
 
-    // 2. Registries.
-    let mut waited = BTreeSet::new();
-    for r in &selected {
-        let Some(registry) = &r.registry else {
-            base.scoped(scope(r)).warn(&format!(
-                "release {}: no registry.deployment in its values; not waiting for a registry",
-                r.name
-            ));
-            continue;
-        };
-        let ns = registry.namespace.clone().unwrap_or_else(|| ns_of(r));
-        if !waited.insert((ns.clone(), registry.deployment.clone())) {
-            continue;
-        }
-        let log = base.scoped(scope(r));
-        let step = log.step(format!(
-            "wait for deployment {ns}/{} to be available",
-            registry.deployment
-        ));
-        match kube
-            .wait_deployment_available(&ns, &registry.deployment, wait, &mut |line| log.info(line))
-        {
-            Ok(()) => {
-                step.ok();
-            }
-            Err(e) => {
-                step.fail(&e.to_string());
-                return Err(kube_error(e).into());
-            }
+/// 1. `helmfile` and `helm` on PATH, else exit 2 before anything is touched.
+fn tools() -> Result<(std::path::PathBuf, std::path::PathBuf), CliError> {
+    match (find_on_path("helmfile"), find_on_path("helm")) {
+        (Some(helmfile), Some(helm)) => Ok((helmfile, helm)),
+        (helmfile, helm) => {
+            let missing: Vec<&str> = [("helmfile", helmfile.is_none()), ("helm", helm.is_none())]
+                .into_iter()
+                .filter_map(|(t, gone)| gone.then_some(t))
+                .collect();
+            Err(CliError::usage(
+                format!("{} not found on PATH", missing.join(" and ")),
+                Some("install helmfile and helm (scripts/tools/) and put them on PATH; nothing was touched".into()),
+            ))
         }
     }
+}
 
-    // 3. helmfile sync, then the tests.
+/// The releases that declare a `helmLayerSelector`; none is a usage error.
+fn selected_releases<'a>(
+    releases: &'a [Release],
+    args: &LayerArgs,
+) -> Result<Vec<&'a Release>, CliError> {
+    let selected: Vec<&Release> = releases.iter().filter(|r| r.selector.is_some()).collect();
+    if selected.is_empty() {
+        return Err(CliError::usage(
+            format!("no release of {} declares helmLayerSelector in its values", args.helmfile.display()),
+            Some("set `helmLayerSelector: \"language=<lang>\"` in the chart's values and the matching release label".into()),
+        ));
+    }
+    Ok(selected)
+}
+
+/// The cluster side of a layer: the API client, the namespace of releases that set
+/// none, and the logger the release scopes derive from.
+struct Cluster<'a> {
+    kube: &'a Kube,
+    default_ns: &'a str,
+    log: Logger,
+}
+
+impl Cluster<'_> {
+    fn namespace(&self, release: &Release) -> String {
+        release
+            .namespace
+            .clone()
+            .unwrap_or_else(|| self.default_ns.to_string())
+    }
+
+    /// 2. Each registry Deployment (once, however many releases name it) Available.
+    fn wait_for_registries(&self, selected: &[&Release], wait: Wait) -> Result<(), CliError> {
+        let mut waited = BTreeSet::new();
+        for r in selected {
+            let log = self.log.scoped(scope(r));
+            let Some(registry) = &r.registry else {
+                log.warn(&format!(
+                    "release {}: no registry.deployment in its values; not waiting for a registry",
+                    r.name
+                ));
+                continue;
+            };
+            let ns = registry
+                .namespace
+                .clone()
+                .unwrap_or_else(|| self.namespace(r));
+            if !waited.insert((ns.clone(), registry.deployment.clone())) {
+                continue;
+            }
+            let step = log.step(format!(
+                "wait for deployment {ns}/{} to be available",
+                registry.deployment
+            ));
+            match self.kube.wait_deployment_available(
+                &ns,
+                &registry.deployment,
+                wait,
+                &mut |line| log.info(line),
+            ) {
+                Ok(()) => {
+                    step.ok();
+                }
+                Err(e) => {
+                    step.fail(&e.to_string());
+                    return Err(kube_error(e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// 4–5. `helm test` per release, its Jobs' logs, and the first failure (a failed Job
+    /// wins over helm's own verdict, which says less).
+    fn test(
+        &self,
+        helm: &std::path::Path,
+        selected: &[&Release],
+        timeout_s: u64,
+    ) -> Option<CliError> {
+        let mut first_failure: Option<CliError> = None;
+        for r in selected {
+            let ns = self.namespace(r);
+            let log = self.log.scoped(scope(r));
+            let cmd = StepCommand::new(format!("helm test {}", r.name), helm)
+                .args(["test", r.name.as_str(), "-n", ns.as_str()])
+                .arg("--timeout")
+                .arg(format!("{timeout_s}s"))
+                .merge_output();
+            let test = run_step(&log, &cmd);
+            let failure = match harvest(self.kube, &log, r, &ns) {
+                Err(e) | Ok(Some(e)) => Some(e),
+                Ok(None) => test.err().map(process_failure),
+            };
+            if let Some(e) = failure {
+                first_failure.get_or_insert(e);
+            }
+        }
+        first_failure
+    }
+}
+
+/// 3. `helmfile -f <file> -l <selector>… sync`.
+fn sync(
+    log: &Logger,
+    helmfile: &std::path::Path,
+    args: &LayerArgs,
+    selected: &[&Release],
+) -> Result<(), CliError> {
     let selectors: BTreeSet<&str> = selected
         .iter()
         .filter_map(|r| r.selector.as_deref())
         .collect();
-    let sync_log = base.scoped(scope(selected[0]));
     let mut cmd = StepCommand::new(
         format!("helmfile sync {}", args.helmfile.display()),
-        &helmfile_bin,
+        helmfile,
     )
     .arg("-f")
     .arg(&args.helmfile);
     for s in &selectors {
         cmd = cmd.arg("-l").arg(s);
     }
-    cmd = cmd.arg("sync").merge_output();
-    if let Err(e) = run_step(&sync_log, &cmd) {
-        return Err(process_failure(e).into());
-    }
-    let mut test_failure: Option<CliError> = None;
-    for r in &selected {
-        let ns = ns_of(r);
-        let cmd = StepCommand::new(format!("helm test {}", r.name), &helm_bin)
-            .args(["test", r.name.as_str(), "-n", ns.as_str()])
-            .arg("--timeout")
-            .arg(format!("{}s", args.test_timeout))
-            .merge_output();
-        let test = run_step(&base.scoped(scope(r)), &cmd);
-        let harvested = harvest(&kube, &base.scoped(scope(r)), r, &ns);
-        match harvested {
-            Err(e) => {
-                test_failure.get_or_insert(e);
-            }
-            Ok(Some(job_failure)) => {
-                test_failure.get_or_insert(job_failure);
-            }
-            Ok(None) => {
-                if let Err(e) = test {
-                    test_failure.get_or_insert(process_failure(e));
-                }
-            }
-        }
-    }
-    match test_failure {
-        Some(e) => Err(e.into()),
-        None => Ok(Outcome::SUCCESS),
-    }
+    run_step(
+        &log.scoped(scope(selected[0])),
+        &cmd.arg("sync").merge_output(),
+    )
+    .map(|_| ())
+    .map_err(process_failure)
 }
 
 /// Prints the logs of the release's test Jobs; returns the first failed Job's error.
