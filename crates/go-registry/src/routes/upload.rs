@@ -78,13 +78,50 @@ async fn upload_inner(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<(Response, &'static str), AppError> {
     authorize(state, headers)?;
-    let mut multipart = multipart
+    let multipart = multipart
         .map_err(|e| AppError::BadRequest(format!("expected a multipart/form-data body: {e}")))?;
+    let staged = state.storage.stage()?;
+    let (up, zip_len) = read_form(state, multipart, &staged).await?;
+    let (module, version) = (up.module.clone(), up.version.clone());
+    let (up, validated) =
+        match crate::routes::proxy::check_staged_zip(state, up, staged.file(ZIP_FILE), zip_len)
+            .await
+        {
+            Ok(checked) => checked,
+            Err(e) => {
+                tracing::info!(
+                    module = %crate::logging::escape_controls(&module),
+                    version = %crate::logging::escape_controls(&version),
+                    "upload rejected: {e}"
+                );
+                return Err(e);
+            }
+        };
+    let st = state.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        // Marked before the version appears, so it is private from its first moment.
+        st.storage
+            .mark(crate::storage::Origin::Uploaded, &up.module)?;
+        st.storage
+            .commit(staged, &up.module, &up.version, &up.info, &up.mod_file)
+    })
+    .await
+    .map_err(AppError::internal)??;
+    respond(outcome, &module, &version, &validated).await
+}
+
+/// The five form fields, in any order, each at most once and within its limit; the zip
+/// streams into the staging directory, the small fields into memory. Returns the upload
+/// (zip not yet read) and the zip's length.
+async fn read_form(
+    state: &AppState,
+    mut multipart: Multipart,
+    staged: &crate::storage::StagingDir,
+) -> Result<(Upload, u64), AppError> {
     let limits = state.config.limits;
     let mut up = Upload::default();
     let mut seen = [false; 5];
     let mut too_large: Option<AppError> = None;
-    let staged = state.storage.stage()?;
     let mut zip_len = 0u64;
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or("").to_string();
@@ -107,43 +144,20 @@ async fn upload_inner(
             )));
         }
         seen[idx] = true;
-        let mut buf = Vec::new();
-        let mut zip_file = if idx == 4 {
-            Some(tokio::fs::File::create(staged.file(ZIP_FILE)).await?)
-        } else {
-            None
-        };
-        let mut len = 0u64;
-        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-            if too_large.is_some() {
-                continue;
-            }
-            len += chunk.len() as u64;
-            if len > limit {
-                // Keep reading (and discarding) the body: answering before the client has
-                // sent it all would reset the connection and the client might never see
-                // the 413. The overall body limit bounds how much is read.
-                too_large = Some(AppError::PayloadTooLarge(format!(
-                    "form field {name:?} is larger than {limit} bytes"
-                )));
-                buf = Vec::new();
-                continue;
-            }
-            match &mut zip_file {
-                Some(f) => f.write_all(&chunk).await?,
-                None => buf.extend_from_slice(&chunk),
-            }
+        let zip_path = (idx == 4).then(|| staged.file(ZIP_FILE));
+        let body = read_field(&mut field, &name, limit, zip_path, too_large.is_some()).await?;
+        if idx == 4 {
+            zip_len = body.len;
         }
-        if let Some(mut f) = zip_file {
-            f.flush().await?;
-            zip_len = len;
+        if let Some(e) = body.too_large {
+            too_large.get_or_insert(e);
         }
         if too_large.is_some() {
             continue;
         }
         match idx {
             0 | 1 => {
-                let text = String::from_utf8(buf)
+                let text = String::from_utf8(body.bytes)
                     .map_err(|_| AppError::BadRequest(format!("form field {name:?} is not UTF-8")))?
                     .trim()
                     .to_string();
@@ -153,8 +167,8 @@ async fn upload_inner(
                     up.version = text;
                 }
             }
-            2 => up.info = buf,
-            3 => up.mod_file = buf,
+            2 => up.info = body.bytes,
+            3 => up.mod_file = body.bytes,
             _ => {}
         }
     }
@@ -173,59 +187,87 @@ async fn upload_inner(
             missing.join(", ")
         )));
     }
+    Ok((up, zip_len))
+}
 
-    let module = up.module.clone();
-    let version = up.version.clone();
-    let checked =
-        crate::routes::proxy::check_staged_zip(state, up, staged.file(ZIP_FILE), zip_len).await;
-    let (up, validated) = match checked {
-        Ok(checked) => checked,
-        Err(e) => {
-            tracing::info!(
-                module = %crate::logging::escape_controls(&module),
-                version = %crate::logging::escape_controls(&version),
-                "upload rejected: {e}"
-            );
-            return Err(e);
-        }
+/// One field's body: in memory, or streamed to `zip_path`.
+struct FieldBody {
+    bytes: Vec<u8>,
+    len: u64,
+    too_large: Option<AppError>,
+}
+
+/// Reads a field to its end. Past `limit` (or when an earlier field was already too
+/// large) the rest is read and discarded: answering before the client has sent it all
+/// would reset the connection and the client might never see the 413. The overall body
+/// limit bounds how much is read.
+async fn read_field(
+    field: &mut axum::extract::multipart::Field<'_>,
+    name: &str,
+    limit: u64,
+    zip_path: Option<std::path::PathBuf>,
+    discard: bool,
+) -> Result<FieldBody, AppError> {
+    let mut body = FieldBody {
+        bytes: Vec::new(),
+        len: 0,
+        too_large: None,
     };
+    let mut file = match zip_path {
+        Some(path) => Some(tokio::fs::File::create(path).await?),
+        None => None,
+    };
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        if discard || body.too_large.is_some() {
+            continue;
+        }
+        body.len += chunk.len() as u64;
+        if body.len > limit {
+            body.too_large = Some(AppError::PayloadTooLarge(format!(
+                "form field {name:?} is larger than {limit} bytes"
+            )));
+            body.bytes = Vec::new();
+            continue;
+        }
+        match &mut file {
+            Some(f) => f.write_all(&chunk).await?,
+            None => body.bytes.extend_from_slice(&chunk),
+        }
+    }
+    if let Some(mut f) = file {
+        f.flush().await?;
+    }
+    Ok(body)
+}
 
-    let st = state.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
-        // Marked before the version appears, so it is private from its first moment.
-        st.storage
-            .mark(crate::storage::Origin::Uploaded, &up.module)?;
-        st.storage
-            .commit(staged, &up.module, &up.version, &up.info, &up.mod_file)
-    })
-    .await
-    .map_err(AppError::internal)??;
-
-    let body = |outcome: &str| {
-        json!({
+/// The answer for a committed (or refused) version: 201 uploaded, 200 already present
+/// with identical bytes, 409 naming both `h1:` hashes.
+async fn respond(
+    outcome: CommitOutcome,
+    module: &str,
+    version: &str,
+    validated: &crate::validate::Validated,
+) -> Result<(Response, &'static str), AppError> {
+    let json_response = |status: StatusCode, outcome: &str| {
+        let text = json!({
             "module": module,
             "version": version,
             "h1": validated.h1,
             "mod_h1": validated.mod_h1,
             "outcome": outcome,
         })
-        .to_string()
-    };
-    let json_response = |status: StatusCode, text: String| {
+        .to_string();
         (status, [(header::CONTENT_TYPE, "application/json")], text).into_response()
     };
     match outcome {
         CommitOutcome::Stored => {
             tracing::info!(module = %module, version = %version, h1 = %validated.h1, "uploaded");
-            Ok((
-                json_response(StatusCode::CREATED, body("uploaded")),
-                "uploaded",
-            ))
+            Ok((json_response(StatusCode::CREATED, "uploaded"), "uploaded"))
         }
         CommitOutcome::AlreadyPresent => {
             tracing::info!(module = %module, version = %version, "already present with identical bytes");
             Ok((
-                json_response(StatusCode::OK, body("already-present")),
+                json_response(StatusCode::OK, "already-present"),
                 "already_present",
             ))
         }
