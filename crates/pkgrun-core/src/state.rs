@@ -399,28 +399,38 @@ impl StateStore {
     }
 
     fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), StateError> {
-        std::fs::create_dir_all(&self.dir).map_err(io_err("create", &self.dir))?;
-        // Readable by other users (CI steps, Tilt, sidecars) like any file the umask allows;
-        // a bare temp file would be 0600.
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".pkgrun-")
-            .suffix(".tmp")
-            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
-            .tempfile_in(&self.dir)
-            .map_err(io_err("create a temporary file in", &self.dir))?;
-        tmp.write_all(bytes).map_err(io_err("write", tmp.path()))?;
-        tmp.as_file().sync_all().map_err(io_err("sync", path))?;
-        tmp.persist(path).map_err(|e| StateError::Io {
-            action: "replace",
-            path: path.to_path_buf(),
-            source: e.error,
-        })?;
-        // Make the rename itself durable.
-        if let Ok(dir) = std::fs::File::open(&self.dir) {
-            let _ = dir.sync_all();
-        }
-        Ok(())
+        write_atomically(path, bytes)
     }
+}
+
+/// Replaces `path` with `bytes` through a temp file in the same directory and a rename
+/// (created if missing), so a reader sees the old file or the new one, never half of one.
+/// Readable by other users (CI steps, Tilt, sidecars) like any file the umask allows; a
+/// bare temp file would be 0600. Used for state files, run reports and image records.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".pkgrun-")
+        .suffix(".tmp")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .tempfile_in(dir)
+        .map_err(io_err("create a temporary file in", dir))?;
+    tmp.write_all(bytes).map_err(io_err("write", tmp.path()))?;
+    tmp.as_file().sync_all().map_err(io_err("sync", path))?;
+    tmp.persist(path).map_err(|e| StateError::Io {
+        action: "replace",
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
+    // Make the rename itself durable.
+    if let Ok(dir) = std::fs::File::open(dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
 }
 
 #[cfg(test)]

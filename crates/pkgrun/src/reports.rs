@@ -27,7 +27,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use pkgrun_core::state::{Artifact, CheckStatus, SmokeStatus, StateDocument};
+use pkgrun_core::state::{write_atomically, Artifact, CheckStatus, SmokeStatus, StateDocument};
 use pkgrun_core::{Config, Lang};
 use pkgrun_lang::{Failure, Outcome as PhaseOutcome};
 use serde::Serialize;
@@ -283,7 +283,7 @@ fn publish_ms(doc: &StateDocument) -> u64 {
 pub fn write_json(report: &Report, path: &Path) -> Result<()> {
     let mut text = serde_json::to_string_pretty(report)?;
     text.push('\n');
-    write_atomically(path, text.as_bytes())
+    Ok(write_atomically(path, text.as_bytes())?)
 }
 
 /// The report as JUnit XML: a testsuite per language, a testcase per package × step
@@ -330,7 +330,7 @@ pub fn write_junit(report: &Report, path: &Path) -> Result<()> {
         junit.add_test_suite(suite);
     }
     let xml = junit.to_string().context("serialising the JUnit report")?;
-    write_atomically(path, xml.as_bytes())
+    Ok(write_atomically(path, xml.as_bytes())?)
 }
 
 fn first_line(text: &str) -> String {
@@ -383,22 +383,6 @@ pub fn append_summary(report: &Report, path: &Path) -> Result<()> {
         .with_context(|| format!("opening {} (GITHUB_STEP_SUMMARY)", path.display()))?;
     file.write_all(markdown(report).as_bytes())
         .with_context(|| format!("appending to {}", path.display()))
-}
-
-/// Temp file in the same directory, then rename: a reader never sees half a report.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("replacing {}", path.display()))?;
-    Ok(())
 }
 
 #[cfg(test)]
