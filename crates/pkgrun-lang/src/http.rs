@@ -75,27 +75,19 @@ pub struct RegistryHttp {
 
 impl RegistryHttp {
     pub fn new(policy: RetryPolicy) -> Result<Self, Failure> {
+        Self::with_deadline(policy, Duration::from_secs(300))
+    }
+
+    /// A client whose requests (connect + answer) end after `deadline`: short for quick
+    /// checks such as `pkgrun health`, where a hung registry must not hang the caller.
+    pub fn with_deadline(policy: RetryPolicy, deadline: Duration) -> Result<Self, Failure> {
         let client = Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(300))
+            .connect_timeout(deadline.min(Duration::from_secs(5)))
+            .timeout(deadline)
             .user_agent(concat!("pkgrun/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Failure::internal(format!("cannot build the HTTP client: {e}")))?;
         Ok(RegistryHttp { client, policy })
-    }
-
-    /// The same client with a shorter deadline per request (connect + answer), for
-    /// quick checks such as `pkgrun health` where a hung registry must not hang the caller.
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        if let Ok(client) = Client::builder()
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
-            .timeout(timeout)
-            .user_agent(concat!("pkgrun/", env!("CARGO_PKG_VERSION")))
-            .build()
-        {
-            self.client = client;
-        }
-        self
     }
 
     /// `GET url` with retries.

@@ -100,11 +100,13 @@ pub fn run(args: HealthArgs, globals: &Globals) -> Result<Outcome> {
         log.warn("current commit unknown (no SOURCE_GIT_SHA and no .git): staleness not checked");
     }
 
-    let http = RegistryHttp::new(RetryPolicy {
-        attempts: args.attempts.max(1),
-        first_backoff: Duration::from_millis(250),
-    })?
-    .with_timeout(Duration::from_secs_f64(args.timeout));
+    let http = RegistryHttp::with_deadline(
+        RetryPolicy {
+            attempts: args.attempts.max(1),
+            first_backoff: Duration::from_millis(250),
+        },
+        Duration::from_secs_f64(args.timeout),
+    )?;
     let registries: Vec<RegistryHealth> = urls
         .iter()
         .map(|(lang, url)| probe_registry(&http, &config, *lang, url))
@@ -206,12 +208,15 @@ fn registry_urls(config: &Config, langs: &[Lang]) -> Result<Vec<(Lang, String)>>
 fn probe_registry(http: &RegistryHttp, config: &Config, lang: Lang, url: &str) -> RegistryHealth {
     let base = url.trim_end_matches('/');
     let started = Instant::now();
-    let (kind, status, detail) = match lang {
+    let (kind, probe) = match lang {
         Lang::Go => ("go module registry", go_probe(http, config, base)),
         Lang::Python => ("devpi", devpi_probe(http, base)),
         Lang::Ts => ("npm registry (Verdaccio)", verdaccio_probe(http, base)),
-    }
-    .into_parts();
+    };
+    let (status, detail) = match probe {
+        Ok(detail) => (RegistryStatus::Ok, detail),
+        Err(problem) => problem,
+    };
     RegistryHealth {
         language: lang,
         kind,
@@ -223,19 +228,6 @@ fn probe_registry(http: &RegistryHttp, config: &Config, lang: Lang, url: &str) -
 }
 
 type Probe = Result<String, (RegistryStatus, String)>;
-
-trait IntoParts {
-    fn into_parts(self) -> (&'static str, RegistryStatus, String);
-}
-
-impl IntoParts for (&'static str, Probe) {
-    fn into_parts(self) -> (&'static str, RegistryStatus, String) {
-        match self.1 {
-            Ok(detail) => (self.0, RegistryStatus::Ok, detail),
-            Err((status, detail)) => (self.0, status, detail),
-        }
-    }
-}
 
 fn get(
     http: &RegistryHttp,
