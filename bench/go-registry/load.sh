@@ -71,7 +71,9 @@ wait_http "$reg/healthz"
 mod="load.test.example/m"
 version="v1.0.0"
 python3 "$here/make_module.py" "$mod" "$version" 1048576 "$work/mk"
-code=$(curl -sS -o "$work/upload.out" -w '%{http_code}' -H "Authorization: Bearer $token" \
+# The token goes in a 0600 header file, never in curl's argv (visible in ps).
+(umask 077 && printf 'Authorization: Bearer %s\n' "$token" >"$work/auth.header")
+code=$(curl -sS -o "$work/upload.out" -w '%{http_code}' -H "@$work/auth.header" \
   -F "module=$mod" -F "version=$version" -F "info=@$work/mk/info.json" \
   -F "mod=@$work/mk/go.mod" -F "zip=@$work/mk/source.zip" "$reg/upload")
 [[ "$code" == 201 ]] || { log_fail "upload failed ($code): $(cat "$work/upload.out")"; exit 1; }
@@ -126,7 +128,7 @@ echo "|---|---:|---:|---:|---:|---:|---|---|"
 log_step "plain load: $CLIENTS clients for ${DURATION}s"
 phase plain
 log_step "slow mix: $CLIENTS clients + $SLOW slow sockets + $SLOW_UPLOADS stalled uploads"
-python3 "$here/slow.py" "127.0.0.1" "$port" "$SLOW" "$SLOW_UPLOADS" "$token" "$((DURATION + 5))" \
+SLOW_TOKEN="$token" python3 "$here/slow.py" "127.0.0.1" "$port" "$SLOW" "$SLOW_UPLOADS" "$((DURATION + 5))" \
   >"$work/slow.out" 2>&1 &
 slow_pid=$!
 pids+=("$slow_pid")

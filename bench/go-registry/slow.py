@@ -1,6 +1,7 @@
 """Hostile slow clients for bench/go-registry/load.sh (not a test).
 
-Usage: slow.py HOST PORT SOCKETS UPLOADS TOKEN SECONDS
+Usage: SLOW_TOKEN=<upload token> slow.py HOST PORT SOCKETS UPLOADS SECONDS
+(the token comes from the environment, never from argv, where ps shows it)
 
 Keeps SOCKETS connections that send half a request line and then nothing, and UPLOADS
 connections that send upload headers and a few body bytes and then stall. Every time the
@@ -8,6 +9,7 @@ server closes one (its timeouts), it is reopened, for SECONDS seconds. Prints ho
 times the server closed each kind.
 """
 
+import os
 import selectors
 import socket
 import sys
@@ -33,7 +35,8 @@ def open_upload(host, port, token):
 
 
 def main():
-    host, port, n_silent, n_upload, token, seconds = sys.argv[1:7]
+    host, port, n_silent, n_upload, seconds = sys.argv[1:6]
+    token = os.environ["SLOW_TOKEN"]
     port, n_silent, n_upload, seconds = int(port), int(n_silent), int(n_upload), float(seconds)
     sel = selectors.DefaultSelector()
     closed = {"silent": 0, "upload": 0}
