@@ -42,11 +42,6 @@ impl Default for LineFormat {
     }
 }
 
-/// The level word for a tracing level, already padded to four characters.
-pub fn level_word(level: &Level) -> &'static str {
-    project_level(level).as_str()
-}
-
 /// The project's level for a tracing level: `ERROR` is `fail`, `WARN` is `warn`, the
 /// rest `info`.
 fn project_level(level: &Level) -> pkgrun_core::log::Level {
@@ -86,7 +81,7 @@ fn push_field(out: &mut String, name: &str, value: &str) {
     out.push_str(name);
     out.push('=');
     // Quote values with spaces so a line stays splittable on whitespace; `{:?}` also
-    // escapes control characters.
+    // escapes control characters (so callers pass client-sent values as they are).
     if value.is_empty() || value.contains(char::is_whitespace) || value.contains(char::is_control) {
         out.push_str(&format!("{value:?}"));
     } else {

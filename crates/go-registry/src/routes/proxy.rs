@@ -193,8 +193,7 @@ async fn file(
             // answer is not cached (it moves).
             if !is_forwardable_query(version) {
                 return Err(AppError::BadRequest(format!(
-                    "bad request: version query {:?} has characters a version cannot have",
-                    crate::logging::escape_controls(version)
+                    "bad request: version query {version:?} has characters a version cannot have"
                 )));
             }
             return match (kind, state.upstream_for(module)) {

@@ -90,8 +90,8 @@ async fn upload_inner(
             Ok(checked) => checked,
             Err(e) => {
                 tracing::info!(
-                    module = %crate::logging::escape_controls(&module),
-                    version = %crate::logging::escape_controls(&version),
+                    module = %module,
+                    version = %version,
                     "upload rejected: {e}"
                 );
                 return Err(e);
@@ -133,8 +133,7 @@ async fn read_form(
             "zip" => (4, limits.zip),
             other => {
                 return Err(AppError::BadRequest(format!(
-                    "unexpected form field {:?} (expected module, version, info, mod, zip)",
-                    crate::logging::escape_controls(other)
+                    "unexpected form field {other:?} (expected module, version, info, mod, zip)"
                 )))
             }
         };

@@ -179,7 +179,9 @@ impl Storage {
         &self.staging
     }
 
-    /// Write a whole version (all three files) through staging.
+    /// Write a whole version (all three files) through staging (tests set up storage
+    /// with it; requests go through `stage` + `commit`).
+    #[cfg(test)]
     pub fn save(
         &self,
         module: &str,
