@@ -10,6 +10,11 @@
 //!
 //! Secrets go to the child through its environment ([`StepCommand::env_secret`]),
 //! never its arguments: arguments are shown in errors, environment values are not.
+//! Children run third-party code (build backends, install scripts, the published package
+//! itself), so none inherits a credential of the environment contract, of any language
+//! ([`credential_vars`]): the one step that needs one is given it with `env_secret`.
+//! `pkgrun step` wraps the user's own command and opts out
+//! ([`StepCommand::inherit_credentials`]).
 //!
 //! By default stdout and stderr are separate pipes (callers can read stdout alone); the
 //! order of lines *between* the two is then only as exact as thread scheduling. With
@@ -53,9 +58,36 @@ pub struct StepCommand {
     envs: Vec<(OsString, EnvValue)>,
     env_remove: Vec<OsString>,
     env_clear: bool,
+    inherit_credentials: bool,
     cwd: Option<PathBuf>,
     timeout: Option<Duration>,
     merge_output: bool,
+}
+
+/// The names among `names` that hold a credential of the environment contract of any
+/// language: each secret variable (`GO_REGISTRY_TOKEN`, `NPM_AUTH_TOKEN`) and, for a
+/// prefixed one, `<PREFIX>_<NAME>` with any prefix (`AMEIDE_PYPI_PASSWORD`).
+pub fn credential_vars<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    use crate::ecosystem::EnvKind;
+    let secrets: Vec<_> = crate::Lang::ALL
+        .iter()
+        .flat_map(|lang| lang.ecosystem().env_vars())
+        .filter(|var| var.kind == EnvKind::Secret)
+        .collect();
+    names
+        .into_iter()
+        .filter(|name| {
+            secrets.iter().any(|var| {
+                if var.prefixed {
+                    name.len() > var.name.len() + 1
+                        && name.ends_with(var.name)
+                        && name[..name.len() - var.name.len()].ends_with('_')
+                } else {
+                    *name == var.name
+                }
+            })
+        })
+        .collect()
 }
 
 impl fmt::Debug for StepCommand {
@@ -88,6 +120,7 @@ impl StepCommand {
             envs: Vec::new(),
             env_remove: Vec::new(),
             env_clear: false,
+            inherit_credentials: false,
             cwd: None,
             timeout: None,
             merge_output: false,
@@ -121,6 +154,13 @@ impl StepCommand {
     pub fn env_secret(mut self, key: impl AsRef<OsStr>, value: &Secret) -> Self {
         self.envs
             .push((key.as_ref().to_os_string(), EnvValue::Secret(value.clone())));
+        self
+    }
+
+    /// Lets the child inherit the contract's credentials (only for a command the user
+    /// runs on purpose, as with `pkgrun step`).
+    pub fn inherit_credentials(mut self) -> Self {
+        self.inherit_credentials = true;
         self
     }
 
@@ -190,6 +230,14 @@ impl StepCommand {
         };
         if self.env_clear {
             cmd.env_clear();
+        }
+        if !self.inherit_credentials {
+            let names: Vec<String> = std::env::vars_os()
+                .filter_map(|(k, _)| k.into_string().ok())
+                .collect();
+            for key in credential_vars(names.iter().map(String::as_str)) {
+                cmd.env_remove(key);
+            }
         }
         for key in &self.env_remove {
             cmd.env_remove(key);
@@ -606,6 +654,48 @@ mod tests {
         assert_eq!(exit.shell_code(), 124);
         assert!(cap.contents().contains("info | started"));
         assert!(cap.contents().contains("timed out after 0.3s"));
+    }
+
+    #[test]
+    fn every_language_s_credentials_are_recognised_whatever_the_prefix() {
+        let names = [
+            "GO_REGISTRY_TOKEN",
+            "NPM_AUTH_TOKEN",
+            "AMEIDE_PYPI_PASSWORD",
+            "ACME_PYPI_PASSWORD",
+            "PYPI_PASSWORD",
+            "_PYPI_PASSWORD",
+            "GO_REGISTRY_URL",
+            "PATH",
+            "AMEIDE_PYPI_USERNAME",
+        ];
+        assert_eq!(
+            credential_vars(names),
+            [
+                "GO_REGISTRY_TOKEN",
+                "NPM_AUTH_TOKEN",
+                "AMEIDE_PYPI_PASSWORD",
+                "ACME_PYPI_PASSWORD"
+            ]
+        );
+    }
+
+    #[test]
+    fn children_do_not_inherit_credentials_unless_given_or_allowed() {
+        // A name no other test uses: only this test reads it.
+        std::env::set_var("PKGRUNTEST_PYPI_PASSWORD", "inherited-9d2e");
+        let (log, _) = logger(false);
+        let show = "echo ${PKGRUNTEST_PYPI_PASSWORD:-absent}";
+        let out = run_step(&log, &sh("plain", show)).unwrap();
+        assert_eq!(out.lines[0].text, "absent");
+        let given =
+            sh("given", show).env_secret("PKGRUNTEST_PYPI_PASSWORD", &Secret::new("given-1"));
+        assert_eq!(run_step(&log, &given).unwrap().lines[0].text, "given-1");
+        let allowed = sh("allowed", show).inherit_credentials();
+        assert_eq!(
+            run_step(&log, &allowed).unwrap().lines[0].text,
+            "inherited-9d2e"
+        );
     }
 
     #[test]

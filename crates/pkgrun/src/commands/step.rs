@@ -20,9 +20,11 @@ pub fn run(args: StepArgs, globals: &Globals) -> Result<Outcome> {
         .ok_or_else(|| CliError::usage("no command given after `--`", None))?;
     // One pipe for stdout and stderr: lines keep the exact order the command wrote them,
     // as with the scripts/lib adapters.
+    // The user's own command: it keeps the whole environment, credentials included.
     let mut cmd = StepCommand::new(&args.name, program)
         .args(rest)
-        .merge_output();
+        .merge_output()
+        .inherit_credentials();
     if let Some(seconds) = args.timeout {
         if !(seconds.is_finite() && seconds > 0.0) {
             return Err(CliError::usage(
