@@ -40,3 +40,16 @@ pub fn with_adapter<V: AdapterVisitor>(lang: Lang, visitor: V) -> V::Output {
 }
 pub use failure::{Failure, FailureKind};
 pub use pipeline::{preflight, Outcome, Phase, Run};
+
+/// The directories `lang`'s adapter never copies from a package (its build outputs,
+/// dependency trees and environments): what [`workspace::package_walk`] skips for it.
+pub fn skipped_dirs(lang: Lang) -> &'static [&'static str] {
+    struct Skipped;
+    impl AdapterVisitor for Skipped {
+        type Output = &'static [&'static str];
+        fn visit<A: Adapter>(self, adapter: A) -> Self::Output {
+            adapter.skipped_dirs()
+        }
+    }
+    with_adapter(lang, Skipped)
+}

@@ -19,17 +19,13 @@ use ignore::WalkBuilder;
 /// Directory names never copied, at any depth, whatever the language: VCS metadata.
 pub const VCS_DIRS: &[&str] = &[".git", ".hg", ".svn", ".bzr"];
 
-/// Copies `src` into `dest` (created if missing), skipping what the repository's
-/// ignore files exclude, directories named in [`VCS_DIRS`] or `skip_dirs` (the
-/// adapter's outputs and environments, such as `node_modules` or `.venv`) and
-/// anything that is not a regular file or directory. Symlinks are copied as the file
-/// they point to only when they stay inside `src`; others are skipped.
-pub fn copy_package(src: &Path, dest: &Path, skip_dirs: &[&str]) -> io::Result<()> {
-    fs::create_dir_all(dest)?;
-    let src_canonical = src.canonicalize()?;
+/// The walk of a package directory that publishing copies (and a runner image copies):
+/// the repository's ignore files apply, and directories named in [`VCS_DIRS`] or
+/// `skip_dirs` are not entered. Callers may add ignore files before `build()`.
+pub fn package_walk(src: &Path, skip_dirs: &[&str]) -> WalkBuilder {
     let skip: Vec<String> = skip_dirs.iter().map(|s| s.to_string()).collect();
-    let walker = WalkBuilder::new(src)
-        .hidden(false)
+    let mut walk = WalkBuilder::new(src);
+    walk.hidden(false)
         .parents(true)
         .git_ignore(true)
         .git_exclude(true)
@@ -42,8 +38,19 @@ pub fn copy_package(src: &Path, dest: &Path, skip_dirs: &[&str]) -> io::Result<(
                 && e.file_name()
                     .to_str()
                     .is_some_and(|name| VCS_DIRS.contains(&name) || skip.iter().any(|s| s == name)))
-        })
-        .build();
+        });
+    walk
+}
+
+/// Copies `src` into `dest` (created if missing), skipping what the repository's
+/// ignore files exclude, directories named in [`VCS_DIRS`] or `skip_dirs` (the
+/// adapter's outputs and environments, such as `node_modules` or `.venv`) and
+/// anything that is not a regular file or directory. Symlinks are copied as the file
+/// they point to only when they stay inside `src`; others are skipped.
+pub fn copy_package(src: &Path, dest: &Path, skip_dirs: &[&str]) -> io::Result<()> {
+    fs::create_dir_all(dest)?;
+    let src_canonical = src.canonicalize()?;
+    let walker = package_walk(src, skip_dirs).build();
     for entry in walker {
         let entry = entry.map_err(io::Error::other)?;
         if entry.depth() == 0 {

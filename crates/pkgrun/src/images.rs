@@ -192,7 +192,7 @@ fn pkgrun_inputs(repo: &Path) -> Result<Vec<Input>> {
         });
     }
     let crates = repo.join("crates");
-    for rel in walk(repo, &crates)? {
+    for rel in walk(repo, &crates, &["target"])? {
         let first = rel
             .strip_prefix("crates/")
             .and_then(|r| r.split('/').next());
@@ -245,7 +245,7 @@ pub fn workspace_inputs(config: &Config, lang: Lang) -> Result<Vec<Input>> {
         .section(lang)
         .with_context(|| format!("{lang} is not configured in {}", config.path().display()))?;
     for package in &section.packages {
-        for rel in walk(root, &package.dir)? {
+        for rel in walk(root, &package.dir, pkgrun_lang::skipped_dirs(lang))? {
             out.push(Input {
                 role: "workspace",
                 abs: root.join(&rel),
@@ -258,19 +258,13 @@ pub fn workspace_inputs(config: &Config, lang: Lang) -> Result<Vec<Input>> {
 
 /// Files under `dir` (relative to `root`, `/`-separated), honouring the ignore files of
 /// `root` and below; hidden files count, `.git` does not.
-fn walk(root: &Path, dir: &Path) -> Result<Vec<String>> {
+/// The files of `dir` that go into an image: the same walk publishing uses for a package
+/// (ignore files, VCS and `skip_dirs` left out), plus `.dockerignore` files.
+fn walk(root: &Path, dir: &Path, skip_dirs: &[&str]) -> Result<Vec<String>> {
     let mut files = Vec::new();
-    let walker = ignore::WalkBuilder::new(dir)
-        .hidden(false)
-        .parents(true)
-        .git_ignore(true)
-        .git_global(false)
-        .git_exclude(false)
-        .require_git(false)
-        .add_custom_ignore_filename(".dockerignore")
-        .filter_entry(|e| e.file_name() != ".git")
-        .build();
-    for entry in walker {
+    let mut walk = pkgrun_lang::workspace::package_walk(dir, skip_dirs);
+    walk.add_custom_ignore_filename(".dockerignore");
+    for entry in walk.build() {
         let entry = entry.with_context(|| format!("cannot walk {}", dir.display()))?;
         if entry.file_type().is_some_and(|t| t.is_file()) {
             files.push(rel_path(root, entry.path())?);
@@ -418,13 +412,14 @@ mod tests {
             ("pkg/.hidden", "x"),
             ("pkg/build.log", "x"),
             ("pkg/node_modules/m/index.js", "x"),
+            ("pkg/dist/out.js", "x"),
             ("pkg/.git/HEAD", "x"),
         ] {
             let p = root.join(rel);
             fs::create_dir_all(p.parent().unwrap()).unwrap();
             fs::write(p, text).unwrap();
         }
-        let mut files = walk(root, &root.join("pkg")).unwrap();
+        let mut files = walk(root, &root.join("pkg"), &["dist"]).unwrap();
         files.sort();
         assert_eq!(files, ["pkg/.dockerignore", "pkg/.hidden", "pkg/src/a.go"]);
     }
