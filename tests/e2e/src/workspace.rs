@@ -55,7 +55,7 @@ pub fn tree_digest(root: &Path) -> Result<BTreeMap<String, String>> {
 }
 
 /// `PATH` with the pinned tools first.
-fn tools_path() -> String {
+pub fn tools_path() -> String {
     format!(
         "{}:{}",
         tools_dir().join("bin").display(),

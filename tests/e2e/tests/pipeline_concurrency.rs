@@ -12,7 +12,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 use pkgrun_e2e::go::{pkgrun_with_go_env, GoRegistry, GoRegistryOptions};
-use pkgrun_e2e::{copy_tree, example_monorepo, free_port, tools_dir};
+use pkgrun_e2e::{copy_tree, example_monorepo, free_port};
 
 fn example() -> Result<tempfile::TempDir> {
     let dir = tempfile::tempdir()?;
@@ -24,12 +24,7 @@ fn example() -> Result<tempfile::TempDir> {
 fn publish(root: &Path, registry: &GoRegistry, args: &[&str]) -> Command {
     let dead_index = format!("http://127.0.0.1:{}/root/ameide/", free_port());
     let mut cmd = pkgrun_with_go_env(root, registry.url(), registry.token());
-    let path = format!(
-        "{}:{}",
-        tools_dir().join("bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    cmd.env("PATH", path)
+    cmd.env("PATH", pkgrun_e2e::workspace::tools_path())
         .env("AMEIDE_PYPI_REPOSITORY_URL", &dead_index)
         .env("AMEIDE_PYPI_USERNAME", "ci")
         .env("AMEIDE_PYPI_PASSWORD", "not-used-8c1f")
