@@ -255,9 +255,16 @@ impl KubeApiServer {
             Api::<Namespace>::all(self.client())
                 .create(&PostParams::default(), &namespace)
                 .await?;
-            Api::<ServiceAccount>::namespaced(self.client(), &name)
+            // With the test node's controller-manager running, its ServiceAccount controller
+            // may have created it first.
+            match Api::<ServiceAccount>::namespaced(self.client(), &name)
                 .create(&PostParams::default(), &sa)
-                .await?;
+                .await
+            {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 409 => {}
+                Err(e) => return Err(e.into()),
+            }
             anyhow::Ok(())
         })
         .with_context(|| format!("create namespace {name}"))?;
