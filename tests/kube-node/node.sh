@@ -171,8 +171,9 @@ authorization:
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard: { "memory.available": "50Mi", "nodefs.available": "1%", "imagefs.available": "1%" }
-# No cluster DNS here; pods use addresses.
-resolvConf: ""
+# No cluster DNS here: pods get the host's resolver (a hostNetwork registry pod resolves its
+# upstream with it; the runner uses addresses only).
+resolvConf: /etc/resolv.conf
 serializeImagePulls: false
 EOF
 setsid "$KUBE_NODE" kube-controller-manager --kubeconfig="$KUBECONFIG_FILE" --leader-elect=false \

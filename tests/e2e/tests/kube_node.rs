@@ -240,6 +240,21 @@ impl Layer {
             .output()?)
     }
 
+    /// The registry pod's log (through the API and the kubelet), for failure messages.
+    fn registry_log(&self, cluster: &Cluster) -> String {
+        let server = cluster.server;
+        let pods = Api::<Pod>::namespaced(server.client(), &self.namespace);
+        let logs = server.block_on(async {
+            let mut text = String::new();
+            for pod in pods.list(&ListParams::default().labels("app=go-registry")).await?.items {
+                let name = pod.metadata.name.unwrap_or_default();
+                text.push_str(&pods.logs(&name, &Default::default()).await?);
+            }
+            anyhow::Ok(text)
+        });
+        logs.unwrap_or_else(|e| format!("(no registry log: {e:#})"))
+    }
+
     fn configmap(&self, cluster: &Cluster) -> Result<Option<ConfigMap>> {
         cluster.server.configmap(&self.namespace, "go-packages-state")
     }
@@ -257,7 +272,7 @@ impl Layer {
 }
 
 /// The registry Deployment: the real go-registry in the STAND-IN image, on the node's bridge
-/// address, storage in an emptyDir, the upload token from a Secret file.
+/// address, storage in an emptyDir, the upload token from a Secret file, the host's CA bundle.
 fn create_registry(server: &KubeApiServer, namespace: &str, port: u16) -> Result<()> {
     let token: Secret = serde_json::from_value(serde_json::json!({
         "metadata": { "name": "go-registry-token" },
@@ -276,6 +291,7 @@ fn create_registry(server: &KubeApiServer, namespace: &str, port: u16) -> Result
                 "metadata": { "labels": { "app": "go-registry" } },
                 "spec": {
                     "hostNetwork": true,
+                    "dnsPolicy": "Default",
                     "containers": [{
                         "name": "registry",
                         "image": REGISTRY_IMAGE,
@@ -285,12 +301,16 @@ fn create_registry(server: &KubeApiServer, namespace: &str, port: u16) -> Result
                         "readinessProbe": { "tcpSocket": { "host": GATEWAY, "port": port }, "periodSeconds": 1 },
                         "volumeMounts": [
                             { "name": "data", "mountPath": "/data" },
-                            { "name": "token", "mountPath": "/token", "readOnly": true }
+                            { "name": "token", "mountPath": "/token", "readOnly": true },
+                            { "name": "host-ca", "mountPath": "/etc/ssl/certs/ca-certificates.crt", "readOnly": true }
                         ]
                     }],
                     "volumes": [
                         { "name": "data", "emptyDir": {} },
-                        { "name": "token", "secret": { "secretName": "go-registry-token" } }
+                        { "name": "token", "secret": { "secretName": "go-registry-token" } },
+                        // The machine's own trust store: its route to the upstream presents a
+                        // certificate only that store knows (the stand-in base's does not).
+                        { "name": "host-ca", "hostPath": { "path": "/etc/ssl/certs/ca-certificates.crt", "type": "File" } }
                     ]
                 }
             }
@@ -322,7 +342,12 @@ fn go_layer_runs_its_runner_job_on_the_node_and_the_state_syncs_back() -> Result
     let layer = Layer::new(cluster, "")?;
     let out = layer.run(cluster)?;
     let all = text(&out);
-    ensure!(out.status.success(), "pkgrun layer failed:\n{all}\nnode:\n{}", cluster.node.logs());
+    ensure!(
+        out.status.success(),
+        "pkgrun layer failed:\n{all}\nregistry pod:\n{}\nnode:\n{}",
+        layer.registry_log(cluster),
+        cluster.node.logs()
+    );
 
     // The pod's own log, prefixed by the layer: pkgrun inside published and smoked.
     for needle in [
@@ -343,14 +368,14 @@ fn go_layer_runs_its_runner_job_on_the_node_and_the_state_syncs_back() -> Result
     ensure!(pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(NODE_NAME));
     ensure!(pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Succeeded"));
 
-    // The registry pod holds what was published.
+    // The registry pod holds what was published (a pseudo-version: `@latest`, not `@v/list`).
     let list = reqwest::blocking::Client::builder()
         .no_proxy()
         .build()?
-        .get(format!("{}/{EXAMPLE_PRIVATE_PREFIX}/ameide-sdk-go/@v/list", layer.registry_url))
+        .get(format!("{}/{EXAMPLE_PRIVATE_PREFIX}/ameide-sdk-go/@latest", layer.registry_url))
         .send()?
         .text()?;
-    ensure!(list.contains("-0123456789ab"), "registry version list: {list:?}");
+    ensure!(list.contains("-0123456789ab\""), "registry @latest: {list:?}");
 
     // The ConfigMap the runner wrote through its ServiceAccount, synced back byte for byte.
     let configmap = layer.configmap(cluster)?.context("go-packages-state missing")?;
