@@ -19,7 +19,8 @@
 # removed at the end), NODE_LOG_DIR (the components' logs, kept),
 # NODE_NAME, NODE_BRIDGE, NODE_GATEWAY, SERVICE_IP, KUBECONFIG_FILE (the admin kubeconfig),
 # ROOT_CA_FILE (the API server's serving CA, published to pods as kube-root-ca.crt),
-# KUBE_NODE (the multi-call binary), PAUSE_BIN (the static pause program built with it).
+# KUBE_NODE (the multi-call binary), PAUSE_BIN (the static pause program built with it),
+# NODE_LOCK (optional; default /tmp/pkgrun-kube-node.lock; the components do not inherit it).
 #
 # The components run in sessions of their own (setsid): a signal to this script's process group
 # reaches only this script, whose teardown then stops them in order.
@@ -27,6 +28,12 @@ set -euo pipefail
 
 : "${NODE_DIR:?}" "${NODE_LOG_DIR:?}" "${NODE_NAME:?}" "${NODE_BRIDGE:?}" "${NODE_GATEWAY:?}" "${SERVICE_IP:?}"
 : "${KUBECONFIG_FILE:?}" "${ROOT_CA_FILE:?}" "${KUBE_NODE:?}" "${PAUSE_BIN:?}"
+
+# One node per machine (a fixed bridge and service address), held until the teardown ends:
+# a previous node still tearing down would otherwise remove this one's bridge and address.
+NODE_LOCK="${NODE_LOCK:-/tmp/pkgrun-kube-node.lock}"
+exec 8>"$NODE_LOCK"
+flock -w 900 8 || { echo "node: $NODE_LOCK still held after 900s by another node" >&2; exit 1; }
 
 sock="$NODE_DIR/containerd.sock"
 pids=()
@@ -137,7 +144,7 @@ state = "$NODE_DIR/containerd-state"
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
 EOF
-setsid containerd --config "$NODE_DIR/containerd.toml" >"$NODE_LOG_DIR/containerd.log" 2>&1 &
+setsid containerd --config "$NODE_DIR/containerd.toml" 8>&- >"$NODE_LOG_DIR/containerd.log" 2>&1 &
 pids=($!)
 for _ in $(seq 100); do [[ -S "$sock" ]] && ctr --address "$sock" version >/dev/null 2>&1 && break; sleep 0.1; done
 pause_image
@@ -179,16 +186,16 @@ EOF
 setsid "$KUBE_NODE" kube-controller-manager --kubeconfig="$KUBECONFIG_FILE" --leader-elect=false \
   --secure-port=0 --root-ca-file="$ROOT_CA_FILE" --use-service-account-credentials=false \
   --controllers=node-lifecycle-controller,job-controller,deployment-controller,replicaset-controller,serviceaccount-controller,root-ca-certificate-publisher-controller,garbage-collector-controller,ttl-after-finished-controller \
-  >"$NODE_LOG_DIR/kube-controller-manager.log" 2>&1 &
+  8>&- >"$NODE_LOG_DIR/kube-controller-manager.log" 2>&1 &
 pids+=($!)
 setsid "$KUBE_NODE" kube-scheduler --kubeconfig="$KUBECONFIG_FILE" --leader-elect=false --secure-port=0 \
-  >"$NODE_LOG_DIR/kube-scheduler.log" 2>&1 &
+  8>&- >"$NODE_LOG_DIR/kube-scheduler.log" 2>&1 &
 pids+=($!)
 # The kubelet's /var/log/containers symlinks, moved here too (see tests/kube-node/main.go).
 PKGRUN_KUBELET_CONTAINER_LOGS_DIR="$NODE_DIR/container-logs" \
   setsid "$KUBE_NODE" kubelet --config="$NODE_DIR/kubelet.yaml" --kubeconfig="$KUBECONFIG_FILE" \
   --root-dir="$NODE_DIR/kubelet" --hostname-override="$NODE_NAME" --node-ip="$NODE_GATEWAY" \
-  >"$NODE_LOG_DIR/kubelet.log" 2>&1 &
+  8>&- >"$NODE_LOG_DIR/kubelet.log" 2>&1 &
 pids=("${pids[0]}" "$!" "${pids[@]:1}")
 
 echo READY

@@ -14,8 +14,9 @@
 //!   [`KubeNode::expose`] puts a loopback server at an address pods reach.
 //! * Images come from the Docker engine of the images suite: [`KubeNode::import_image`]
 //!   (`docker save` + `ctr -n k8s.io images import`), so no registry pull is needed.
-//! * One node per machine at a time (a fixed bridge and service address): [`KubeNode::start`]
-//!   holds an exclusive lock on [`LOCK_FILE`] while its node runs.
+//! * One node per machine at a time (a fixed bridge and service address): the supervisor holds
+//!   an exclusive lock on [`LOCK_FILE`] from before it creates anything until its teardown has
+//!   ended, so a node waits for the previous one (of another test process) to be gone.
 //! * Stopping: closing the supervisor's stdin (on drop, or when the test process exits however
 //!   it exits) or SIGTERM makes it remove every container, mount, process, the bridge and the
 //!   address it created; [`KubeNode::stop`] waits for that.
@@ -47,7 +48,7 @@ pub const GATEWAY: &str = "10.85.0.1";
 pub const SERVICE_IP: &str = "10.0.0.1";
 /// The bridge the node creates (and removes).
 pub const BRIDGE: &str = "pkgrun0";
-/// Held exclusively while a node runs on this machine.
+/// Held exclusively by a node's supervisor from start to the end of its teardown.
 pub const LOCK_FILE: &str = "/tmp/pkgrun-kube-node.lock";
 
 /// A running node (see the module documentation).
@@ -57,7 +58,6 @@ pub struct KubeNode {
     dir: PathBuf,
     log_dir: PathBuf,
     forwards: Mutex<Vec<TcpForwarder>>,
-    _lock: File,
 }
 
 /// The installed pieces, or what to run to install them.
@@ -97,7 +97,12 @@ fn installed() -> Result<Installed> {
 fn serving_ca() -> Result<PathBuf> {
     let src = tools_dir().join("kube-apiserver/src/k8s.io");
     let found = std::fs::read_dir(&src)
-        .with_context(|| format!("{}: run scripts/tools/install-kube-apiserver.sh", src.display()))?
+        .with_context(|| {
+            format!(
+                "{}: run scripts/tools/install-kube-apiserver.sh",
+                src.display()
+            )
+        })?
         .filter_map(|e| e.ok())
         .map(|e| e.path().join("cmd/kube-apiserver/app/testing/testdata"))
         .filter_map(|dir| std::fs::read_dir(dir).ok())
@@ -114,12 +119,9 @@ fn which(command: &str) -> bool {
 }
 
 impl KubeNode {
-    /// Starts the node against `server` (waits for another test process's node to stop first).
+    /// Starts the node against `server` (its supervisor waits for another node to be gone first).
     pub fn start(server: &KubeApiServer) -> Result<KubeNode> {
         let parts = installed()?;
-        let lock = File::create(LOCK_FILE).with_context(|| format!("create {LOCK_FILE}"))?;
-        lock.lock().with_context(|| format!("lock {LOCK_FILE}"))?;
-
         // Short: containerd's sockets live in it. The supervisor removes it.
         let dir = tempfile::Builder::new()
             .prefix("pkgrun-node-")
@@ -144,6 +146,7 @@ impl KubeNode {
             .env("ROOT_CA_FILE", &parts.root_ca)
             .env("KUBE_NODE", &parts.kube_node)
             .env("PAUSE_BIN", &parts.pause)
+            .env("NODE_LOCK", LOCK_FILE)
             .env_remove("KUBECONFIG")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -166,18 +169,21 @@ impl KubeNode {
             dir,
             log_dir,
             forwards: Mutex::new(Vec::new()),
-            _lock: lock,
         };
-        if ready_rx.recv_timeout(Duration::from_secs(120)).is_err() {
-            bail!("the test node did not report READY within 120s; its logs:\n{}", node.logs());
+        // Up to a few minutes: another test process's node may still be tearing down.
+        if ready_rx.recv_timeout(Duration::from_secs(300)).is_err() {
+            bail!("the test node did not report READY within 300s (is another node holding {LOCK_FILE}?); its logs:\n{}", node.logs());
         }
         let api_port = server
             .url()
             .rsplit(':')
             .next()
             .context("the API server's port")?;
-        let api = TcpForwarder::start_on(&format!("{SERVICE_IP}:443"), &format!("127.0.0.1:{api_port}"))
-            .with_context(|| format!("forward {SERVICE_IP}:443 to the API server"))?;
+        let api = TcpForwarder::start_on(
+            &format!("{SERVICE_IP}:443"),
+            &format!("127.0.0.1:{api_port}"),
+        )
+        .with_context(|| format!("forward {SERVICE_IP}:443 to the API server"))?;
         node.forwards.lock().expect("forwards").push(api);
         cordon(server, FAKE_KUBELET_NODE)?;
         node.wait_ready(server, Duration::from_secs(120))?;
@@ -203,7 +209,10 @@ impl KubeNode {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                bail!("node {NODE_NAME} not Ready and untainted within {timeout:?}; logs:\n{}", self.logs());
+                bail!(
+                    "node {NODE_NAME} not Ready and untainted within {timeout:?}; logs:\n{}",
+                    self.logs()
+                );
             }
             std::thread::sleep(Duration::from_millis(250));
         }
@@ -216,8 +225,9 @@ impl KubeNode {
             .strip_prefix("http://127.0.0.1:")
             .with_context(|| format!("{loopback_url} is not http://127.0.0.1:<port>…"))?;
         let port = rest.split('/').next().unwrap_or(rest);
-        let forward = TcpForwarder::start_on(&format!("{GATEWAY}:{port}"), &format!("127.0.0.1:{port}"))
-            .with_context(|| format!("forward {GATEWAY}:{port} to 127.0.0.1:{port}"))?;
+        let forward =
+            TcpForwarder::start_on(&format!("{GATEWAY}:{port}"), &format!("127.0.0.1:{port}"))
+                .with_context(|| format!("forward {GATEWAY}:{port} to 127.0.0.1:{port}"))?;
         self.forwards.lock().expect("forwards").push(forward);
         Ok(format!("http://{GATEWAY}:{rest}"))
     }
@@ -252,10 +262,20 @@ impl KubeNode {
     /// The last lines of every component's log.
     pub fn logs(&self) -> String {
         let mut out = String::new();
-        for name in ["node", "containerd", "kubelet", "kube-controller-manager", "kube-scheduler"] {
-            let text = std::fs::read_to_string(self.log_dir.join(format!("{name}.log"))).unwrap_or_default();
+        for name in [
+            "node",
+            "containerd",
+            "kubelet",
+            "kube-controller-manager",
+            "kube-scheduler",
+        ] {
+            let text = std::fs::read_to_string(self.log_dir.join(format!("{name}.log")))
+                .unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
-            out.push_str(&format!("--- {name} ---\n{}\n", lines[lines.len().saturating_sub(20)..].join("\n")));
+            out.push_str(&format!(
+                "--- {name} ---\n{}\n",
+                lines[lines.len().saturating_sub(20)..].join("\n")
+            ));
         }
         out
     }
@@ -282,7 +302,10 @@ impl KubeNode {
         while guard.is_running() {
             if Instant::now() >= deadline {
                 guard.stop();
-                bail!("the test node still ran 60s after its stdin closed; logs:\n{}", self.logs());
+                bail!(
+                    "the test node still ran 60s after its stdin closed; logs:\n{}",
+                    self.logs()
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -301,7 +324,11 @@ impl Drop for KubeNode {
 fn cordon(server: &KubeApiServer, node: &str) -> Result<()> {
     let patch = serde_json::json!({ "spec": { "unschedulable": true } });
     server
-        .block_on(Api::<Node>::all(server.client()).patch(node, &PatchParams::default(), &Patch::Merge(&patch)))
+        .block_on(Api::<Node>::all(server.client()).patch(
+            node,
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        ))
         .with_context(|| format!("cordon node {node}"))?;
     Ok(())
 }

@@ -109,7 +109,10 @@ fn build_runner_images(engine: &DockerEngine, base: &StandinBase) -> Result<()> 
     ensure!(toml.contains("symbol = \"NewClient\""), "{toml}");
     std::fs::write(
         broken.join("pkgrun.toml"),
-        toml.replace("symbol = \"NewClient\"", "symbol = \"NoSuchSymbolAnywhere\""),
+        toml.replace(
+            "symbol = \"NewClient\"",
+            "symbol = \"NoSuchSymbolAnywhere\"",
+        ),
     )?;
     for (ws, tag) in [(example_monorepo(), "dev"), (broken, BROKEN_TAG)] {
         let out = Command::new(workspace_bin("pkgrun"))
@@ -138,7 +141,10 @@ fn build_runner_images(engine: &DockerEngine, base: &StandinBase) -> Result<()> 
 /// The STAND-IN registry image: the go stand-in base plus the workspace's go-registry.
 fn build_registry_image(engine: &DockerEngine, base: &StandinBase) -> Result<()> {
     let context = tempfile::tempdir_in(target_tmp_dir()?)?;
-    std::fs::copy(workspace_bin("go-registry"), context.path().join("go-registry"))?;
+    std::fs::copy(
+        workspace_bin("go-registry"),
+        context.path().join("go-registry"),
+    )?;
     std::fs::write(
         context.path().join("Dockerfile"),
         format!(
@@ -152,7 +158,11 @@ fn build_registry_image(engine: &DockerEngine, base: &StandinBase) -> Result<()>
         .arg(context.path())
         .env("DOCKER_BUILDKIT", "0")
         .output()?;
-    ensure!(out.status.success(), "build {REGISTRY_IMAGE}: {}", text(&out));
+    ensure!(
+        out.status.success(),
+        "build {REGISTRY_IMAGE}: {}",
+        text(&out)
+    );
     Ok(())
 }
 
@@ -212,7 +222,10 @@ impl Layer {
         std::fs::write(
             &helmfile,
             original
-                .replace("    namespace: packages\n", &format!("    namespace: {namespace}\n"))
+                .replace(
+                    "    namespace: packages\n",
+                    &format!("    namespace: {namespace}\n"),
+                )
                 .replace(selector, &format!("{selector}{extra_values}")),
         )?;
         Ok(Layer {
@@ -225,9 +238,14 @@ impl Layer {
     /// `pkgrun layer` with the helmfile stand-in and the real helm on PATH, the admin identity.
     fn run(&self, cluster: &Cluster) -> Result<Output> {
         let path = std::env::join_paths(
-            [cluster.standin_bin.path().to_path_buf(), tools_dir().join("bin")]
-                .into_iter()
-                .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+            [
+                cluster.standin_bin.path().to_path_buf(),
+                tools_dir().join("bin"),
+            ]
+            .into_iter()
+            .chain(std::env::split_paths(
+                &std::env::var_os("PATH").unwrap_or_default(),
+            )),
         )?;
         Ok(Command::new(workspace_bin("pkgrun"))
             .envs(ChartWorkspace::shared().helm_homes())
@@ -246,7 +264,11 @@ impl Layer {
         let pods = Api::<Pod>::namespaced(server.client(), &self.namespace);
         let logs = server.block_on(async {
             let mut text = String::new();
-            for pod in pods.list(&ListParams::default().labels("app=go-registry")).await?.items {
+            for pod in pods
+                .list(&ListParams::default().labels("app=go-registry"))
+                .await?
+                .items
+            {
                 let name = pod.metadata.name.unwrap_or_default();
                 text.push_str(&pods.logs(&name, &Default::default()).await?);
             }
@@ -256,7 +278,9 @@ impl Layer {
     }
 
     fn configmap(&self, cluster: &Cluster) -> Result<Option<ConfigMap>> {
-        cluster.server.configmap(&self.namespace, "go-packages-state")
+        cluster
+            .server
+            .configmap(&self.namespace, "go-packages-state")
     }
 
     /// The runner Job's pods (`job-name=package-go-runner`).
@@ -279,7 +303,8 @@ fn create_registry(server: &KubeApiServer, namespace: &str, port: u16) -> Result
         "stringData": { "tokens": format!("{REGISTRY_TOKEN}\n") }
     }))?;
     server.block_on(
-        Api::<Secret>::namespaced(server.client(), namespace).create(&PostParams::default(), &token),
+        Api::<Secret>::namespaced(server.client(), namespace)
+            .create(&PostParams::default(), &token),
     )?;
     let listen = format!("{GATEWAY}:{port}");
     let deployment: Deployment = serde_json::from_value(serde_json::json!({
@@ -357,7 +382,8 @@ fn go_layer_runs_its_runner_job_on_the_node_and_the_state_syncs_back() -> Result
         "consumer check go.packages.dev.ameide.io/ameide-sdk-go",
     ] {
         ensure!(
-            all.lines().any(|l| l.starts_with("[packages:go-layer]") && l.contains(needle)),
+            all.lines()
+                .any(|l| l.starts_with("[packages:go-layer]") && l.contains(needle)),
             "no [packages:go-layer] line with {needle:?}:\n{all}"
         );
     }
@@ -372,13 +398,21 @@ fn go_layer_runs_its_runner_job_on_the_node_and_the_state_syncs_back() -> Result
     let list = reqwest::blocking::Client::builder()
         .no_proxy()
         .build()?
-        .get(format!("{}/{EXAMPLE_PRIVATE_PREFIX}/ameide-sdk-go/@latest", layer.registry_url))
+        .get(format!(
+            "{}/{EXAMPLE_PRIVATE_PREFIX}/ameide-sdk-go/@latest",
+            layer.registry_url
+        ))
         .send()?
         .text()?;
-    ensure!(list.contains("-0123456789ab\""), "registry @latest: {list:?}");
+    ensure!(
+        list.contains("-0123456789ab\""),
+        "registry @latest: {list:?}"
+    );
 
     // The ConfigMap the runner wrote through its ServiceAccount, synced back byte for byte.
-    let configmap = layer.configmap(cluster)?.context("go-packages-state missing")?;
+    let configmap = layer
+        .configmap(cluster)?
+        .context("go-packages-state missing")?;
     let data = configmap.data.context("go-packages-state has no data")?;
     ensure!(!data.is_empty());
     let ws = tempfile::tempdir()?;
@@ -388,7 +422,8 @@ fn go_layer_runs_its_runner_job_on_the_node_and_the_state_syncs_back() -> Result
     ensure!(sync.status.success(), "state sync: {}", text(&sync));
     for (key, value) in &data {
         let file = ws.path().join("tmp/tilt-packages").join(key);
-        let synced = std::fs::read_to_string(&file).with_context(|| format!("{}", file.display()))?;
+        let synced =
+            std::fs::read_to_string(&file).with_context(|| format!("{}", file.display()))?;
         ensure!(&synced == value, "{key} differs from the ConfigMap");
     }
 
@@ -396,7 +431,10 @@ fn go_layer_runs_its_runner_job_on_the_node_and_the_state_syncs_back() -> Result
     let first_job = job_uid(cluster, &layer.namespace)?;
     let again = layer.run(cluster)?;
     ensure!(again.status.success(), "second run:\n{}", text(&again));
-    ensure!(job_uid(cluster, &layer.namespace)? != first_job, "the Job was not recreated");
+    ensure!(
+        job_uid(cluster, &layer.namespace)? != first_job,
+        "the Job was not recreated"
+    );
     Ok(())
 }
 
@@ -412,7 +450,10 @@ fn job_uid(cluster: &Cluster, namespace: &str) -> Result<String> {
 #[test]
 fn a_failing_smoke_in_the_pod_exits_4_with_its_log_and_leaves_the_configmap() -> Result<()> {
     let cluster = cluster();
-    let layer = Layer::new(cluster, &format!("      - image:\n          tag: {BROKEN_TAG}\n"))?;
+    let layer = Layer::new(
+        cluster,
+        &format!("      - image:\n          tag: {BROKEN_TAG}\n"),
+    )?;
     let server = cluster.server;
     let previous: ConfigMap = serde_json::from_value(serde_json::json!({
         "metadata": { "name": "go-packages-state" },
@@ -425,14 +466,26 @@ fn a_failing_smoke_in_the_pod_exits_4_with_its_log_and_leaves_the_configmap() ->
 
     let out = layer.run(cluster)?;
     let all = text(&out);
-    ensure!(out.status.code() == Some(4), "exit {:?}:\n{all}", out.status.code());
     ensure!(
-        all.lines().any(|l| l.starts_with("[packages:go-layer]") && l.contains("NoSuchSymbolAnywhere")),
+        out.status.code() == Some(4),
+        "exit {:?}:\n{all}",
+        out.status.code()
+    );
+    ensure!(
+        all.lines().any(|l| l.starts_with("[packages:go-layer]")
+            && l.contains("| [packages:go-smoke]")
+            && l.contains("NoSuchSymbolAnywhere")),
         "the pod's own log (the missing symbol) is not shown:\n{all}"
     );
     let pods = layer.runner_pods(cluster)?;
-    ensure!(pods.iter().all(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Failed")));
+    ensure!(pods
+        .iter()
+        .all(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Failed")));
     let after = layer.configmap(cluster)?.context("go-packages-state")?;
-    ensure!(after.data == previous.data, "the ConfigMap changed: {:?}", after.data);
+    ensure!(
+        after.data == previous.data,
+        "the ConfigMap changed: {:?}",
+        after.data
+    );
     Ok(())
 }

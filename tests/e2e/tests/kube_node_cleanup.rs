@@ -22,7 +22,10 @@ use sha2::{Digest, Sha256};
 /// The sandbox image node.sh imports, used as a container image too (it is on the node).
 fn pause_image() -> Result<String> {
     let bin = std::fs::read(tools_dir().join("kube-node/pause"))?;
-    Ok(format!("pkgrun.test/pause:{}", &hex::encode(Sha256::digest(&bin))[..12]))
+    Ok(format!(
+        "pkgrun.test/pause:{}",
+        &hex::encode(Sha256::digest(&bin))[..12]
+    ))
 }
 
 /// A pod on the node with a token volume and an emptyDir, Running; its container ids.
@@ -69,11 +72,17 @@ fn traces(dir: &Path, ids: &[String]) -> Result<Vec<String>> {
         found.push(format!("{ours} mounts under {dir_text}"));
     }
     for entry in std::fs::read_dir("/proc")?.filter_map(|e| e.ok()) {
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
         let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        let shim_of_ours = cmdline.contains("containerd-shim") && ids.iter().any(|id| cmdline.contains(id.as_str()));
+        let shim_of_ours = cmdline.contains("containerd-shim")
+            && ids.iter().any(|id| cmdline.contains(id.as_str()));
         if cmdline.contains(&dir_text) || shim_of_ours {
-            found.push(format!("process {}: {cmdline}", entry.file_name().to_string_lossy()));
+            found.push(format!(
+                "process {}: {cmdline}",
+                entry.file_name().to_string_lossy()
+            ));
         }
     }
     if dir.exists() {
@@ -82,7 +91,12 @@ fn traces(dir: &Path, ids: &[String]) -> Result<Vec<String>> {
     if Path::new("/sys/class/net").join(BRIDGE).exists() {
         found.push(format!("bridge {BRIDGE}"));
     }
-    let lo = String::from_utf8(std::process::Command::new("ip").args(["-4", "addr", "show", "dev", "lo"]).output()?.stdout)?;
+    let lo = String::from_utf8(
+        std::process::Command::new("ip")
+            .args(["-4", "addr", "show", "dev", "lo"])
+            .output()?
+            .stdout,
+    )?;
     if lo.contains(&format!("{SERVICE_IP}/32")) {
         found.push(format!("{SERVICE_IP} on lo"));
     }
@@ -98,7 +112,10 @@ fn wait_gone(node: &KubeNode) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while node.is_running() {
         if Instant::now() >= deadline {
-            bail!("the supervisor still runs 60s after SIGTERM:\n{}", node.logs());
+            bail!(
+                "the supervisor still runs 60s after SIGTERM:\n{}",
+                node.logs()
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -111,17 +128,23 @@ fn check_stop(server: &KubeApiServer, by_sigterm: bool) -> Result<()> {
     let dir = node.dir().to_path_buf();
     let before = traces(&dir, &ids)?;
     ensure!(
-        before.iter().any(|t| t.contains("mounts under")) && before.iter().any(|t| t.contains("bridge")),
+        before.iter().any(|t| t.contains("mounts under"))
+            && before.iter().any(|t| t.contains("bridge")),
         "the running node shows no mounts or bridge: {before:?}"
     );
     if by_sigterm {
-        kill(Pid::from_raw(node.pid() as i32), Signal::SIGTERM).context("SIGTERM the supervisor")?;
+        kill(Pid::from_raw(node.pid() as i32), Signal::SIGTERM)
+            .context("SIGTERM the supervisor")?;
         wait_gone(&node)?;
     } else {
         node.stop()?;
     }
     let after = traces(&dir, &ids)?;
-    ensure!(after.is_empty(), "left behind after {}: {after:#?}", if by_sigterm { "SIGTERM" } else { "stdin EOF" });
+    ensure!(
+        after.is_empty(),
+        "left behind after {}: {after:#?}",
+        if by_sigterm { "SIGTERM" } else { "stdin EOF" }
+    );
     Ok(())
 }
 

@@ -61,7 +61,10 @@ fn parse_args() -> Result<Args> {
             other => bail!("the helmfile stand-in implements only `-f FILE [-l SELECTOR]… sync`, not `{other}`"),
         }
     }
-    ensure!(command.is_some(), "the helmfile stand-in implements only `sync`");
+    ensure!(
+        command.is_some(),
+        "the helmfile stand-in implements only `sync`"
+    );
     Ok(Args {
         file: file.context("-f FILE is required")?,
         selectors,
@@ -89,6 +92,8 @@ fn helm() -> Command {
     Command::new(std::env::var_os("HELM_BIN").unwrap_or_else(|| "helm".into()))
 }
 
+// Like helmfile, it says on stderr what it runs.
+#[allow(clippy::print_stderr)]
 fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("helmfile stand-in: {cmd:?}");
     let status = cmd.status().with_context(|| format!("run {cmd:?}"))?;
@@ -98,8 +103,13 @@ fn run(cmd: &mut Command) -> Result<()> {
 
 fn sync(release: &Release, dir: &Path, defaults: &Defaults, scratch: &Path) -> Result<()> {
     let chart = dir.join(&release.chart);
-    let chart_yaml = std::fs::read_to_string(chart.join("Chart.yaml"))
-        .with_context(|| format!("release {}: read {}/Chart.yaml", release.name, chart.display()))?;
+    let chart_yaml = std::fs::read_to_string(chart.join("Chart.yaml")).with_context(|| {
+        format!(
+            "release {}: read {}/Chart.yaml",
+            release.name,
+            chart.display()
+        )
+    })?;
     if chart_yaml.contains("dependencies:") {
         run(helm().args(["dependency", "build"]).arg(&chart))?;
     }
@@ -131,9 +141,15 @@ fn sync(release: &Release, dir: &Path, defaults: &Defaults, scratch: &Path) -> R
 
 fn main_result() -> Result<()> {
     let args = parse_args()?;
-    let text = std::fs::read_to_string(&args.file).with_context(|| format!("read {}", args.file.display()))?;
-    ensure!(!text.contains("{{"), "{}: templates are not implemented by the stand-in", args.file.display());
-    let helmfile: Helmfile = serde_yaml::from_str(&text).with_context(|| format!("parse {}", args.file.display()))?;
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("read {}", args.file.display()))?;
+    ensure!(
+        !text.contains("{{"),
+        "{}: templates are not implemented by the stand-in",
+        args.file.display()
+    );
+    let helmfile: Helmfile =
+        serde_yaml::from_str(&text).with_context(|| format!("parse {}", args.file.display()))?;
     let dir = args.file.parent().unwrap_or(Path::new("."));
     let scratch = tempfile::tempdir()?;
     for release in &helmfile.releases {
@@ -152,6 +168,7 @@ fn main_result() -> Result<()> {
     Ok(())
 }
 
+#[allow(clippy::print_stderr)]
 fn main() -> ExitCode {
     match main_result() {
         Ok(()) => ExitCode::SUCCESS,
