@@ -11,10 +11,12 @@
 //! Secrets go to the child through its environment ([`StepCommand::env_secret`]),
 //! never its arguments: arguments are shown in errors, environment values are not.
 //! Children run third-party code (build backends, install scripts, the published package
-//! itself), so none inherits a credential of the environment contract, of any language
-//! ([`credential_vars`]): the one step that needs one is given it with `env_secret`.
-//! `pkgrun step` wraps the user's own command and opts out
-//! ([`StepCommand::inherit_credentials`]).
+//! itself), so each starts from an empty environment plus an allow-list of pkgrun's
+//! variables ([`crate::child_env`]: the base every program needs and the tool's own
+//! configuration); no credential of the environment contract, of any language
+//! ([`credential_vars`]), is ever inherited: the one step that needs one is given it with
+//! `env_secret`. `pkgrun step` wraps the user's own command and inherits the whole
+//! environment ([`StepCommand::inherit_whole_env`]).
 //!
 //! By default stdout and stderr are separate pipes (callers can read stdout alone); the
 //! order of lines *between* the two is then only as exact as thread scheduling. With
@@ -36,6 +38,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::child_env::{self, Tool};
 use crate::log::Logger;
 use crate::secret::Secret;
 
@@ -58,7 +61,8 @@ pub struct StepCommand {
     envs: Vec<(OsString, EnvValue)>,
     env_remove: Vec<OsString>,
     env_clear: bool,
-    inherit_credentials: bool,
+    inherit_whole_env: bool,
+    tool: Option<Tool>,
     cwd: Option<PathBuf>,
     timeout: Option<Duration>,
     merge_output: bool,
@@ -112,6 +116,8 @@ impl fmt::Debug for StepCommand {
 
 impl StepCommand {
     /// A step called `name` running `program`.
+    /// The child inherits the allow-list of [`crate::child_env`] for the tool `program`
+    /// is (from its file name), see [`StepCommand::tool_env`].
     pub fn new(name: impl Into<String>, program: impl AsRef<OsStr>) -> Self {
         StepCommand {
             name: name.into(),
@@ -120,7 +126,8 @@ impl StepCommand {
             envs: Vec::new(),
             env_remove: Vec::new(),
             env_clear: false,
-            inherit_credentials: false,
+            inherit_whole_env: false,
+            tool: Tool::of_program(std::path::Path::new(program.as_ref())),
             cwd: None,
             timeout: None,
             merge_output: false,
@@ -157,10 +164,17 @@ impl StepCommand {
         self
     }
 
-    /// Lets the child inherit the contract's credentials (only for a command the user
-    /// runs on purpose, as with `pkgrun step`).
-    pub fn inherit_credentials(mut self) -> Self {
-        self.inherit_credentials = true;
+    /// Lets the child inherit pkgrun's whole environment, the contract's credentials
+    /// included (only for a command the user runs on purpose, as with `pkgrun step`).
+    pub fn inherit_whole_env(mut self) -> Self {
+        self.inherit_whole_env = true;
+        self
+    }
+
+    /// Which tool's own configuration variables the child inherits (`None`: only the
+    /// base list), when the program's file name does not say it.
+    pub fn tool_env(mut self, tool: Option<Tool>) -> Self {
+        self.tool = tool;
         self
     }
 
@@ -228,15 +242,17 @@ impl StepCommand {
             cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
             None
         };
-        if self.env_clear {
+        if self.env_clear || !self.inherit_whole_env {
             cmd.env_clear();
         }
-        if !self.inherit_credentials {
-            let names: Vec<String> = std::env::vars_os()
-                .filter_map(|(k, _)| k.into_string().ok())
-                .collect();
-            for key in credential_vars(names.iter().map(String::as_str)) {
-                cmd.env_remove(key);
+        if !self.env_clear && !self.inherit_whole_env {
+            for (key, value) in std::env::vars_os() {
+                if key
+                    .to_str()
+                    .is_some_and(|k| child_env::inherits(k, self.tool))
+                {
+                    cmd.env(key, value);
+                }
             }
         }
         for key in &self.env_remove {
@@ -691,10 +707,32 @@ mod tests {
         let given =
             sh("given", show).env_secret("PKGRUNTEST_PYPI_PASSWORD", &Secret::new("given-1"));
         assert_eq!(run_step(&log, &given).unwrap().lines[0].text, "given-1");
-        let allowed = sh("allowed", show).inherit_credentials();
+        let allowed = sh("allowed", show).inherit_whole_env();
         assert_eq!(
             run_step(&log, &allowed).unwrap().lines[0].text,
             "inherited-9d2e"
+        );
+    }
+
+    #[test]
+    fn children_get_only_the_allow_list_and_their_tool_s_variables() {
+        // Names no other test uses: only this test reads them.
+        std::env::set_var("PKGRUNTEST_UNLISTED", "unlisted-4b1a");
+        std::env::set_var("npm_config_pkgruntest", "npm-setting-77c0");
+        let (log, _) = logger(false);
+        let show =
+            "echo ${PKGRUNTEST_UNLISTED:-absent} ${npm_config_pkgruntest:-absent} ${PATH:+path}";
+        let plain = run_step(&log, &sh("plain", show)).unwrap();
+        assert_eq!(plain.lines[0].text, "absent absent path");
+        let as_node = sh("node", show).tool_env(Some(Tool::Node));
+        assert_eq!(
+            run_step(&log, &as_node).unwrap().lines[0].text,
+            "absent npm-setting-77c0 path"
+        );
+        let whole = sh("whole", show).inherit_whole_env();
+        assert_eq!(
+            run_step(&log, &whole).unwrap().lines[0].text,
+            "unlisted-4b1a npm-setting-77c0 path"
         );
     }
 
