@@ -965,3 +965,33 @@ fn help_teaches_commands_examples_and_environment() {
         ws.pkgrun().args(absent).assert().code(2);
     }
 }
+
+/// Issue 18: a panic is a bug, exit 1 with one `error:` message (not 101, and not SIGABRT
+/// under the release profile's panic=abort: the hook exits before the runtime aborts).
+/// `println!` to a full device panics, a real panic path of every data-printing command.
+#[test]
+fn a_panic_exits_1_with_one_error_message() {
+    let ws = Workspace::new();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    // std's Command: assert_cmd's cannot redirect stdout.
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("pkgrun"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("SOURCE_GIT_SHA", "012345678901ffff")
+        .current_dir(ws.path())
+        .arg("version")
+        .stdout(full)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("error: pkgrun hit a bug: failed printing to stdout"),
+        "{err}"
+    );
+    assert!(err.contains("\nhint: please report it"), "{err}");
+    assert!(!err.contains("panicked at"), "{err}");
+}
