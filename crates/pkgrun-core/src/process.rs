@@ -227,6 +227,12 @@ impl StepCommand {
             .join(" ")
     }
 
+    /// [`StepCommand::command`] with output not merged (the caller sets stdout/stderr).
+    fn command_without_merge(mut self) -> std::io::Result<(Command, Option<OwnedFd>)> {
+        self.merge_output = false;
+        self.command()
+    }
+
     /// The command to spawn, and the read end of the shared pipe when output is merged.
     fn command(&self) -> std::io::Result<(Command, Option<OwnedFd>)> {
         let mut cmd = Command::new(&self.program);
@@ -271,6 +277,31 @@ impl StepCommand {
             cmd.process_group(0);
         }
         Ok((cmd, merged))
+    }
+}
+
+/// Runs `cmd` with the same environment rules as [`run_step`], without logging and
+/// with its output discarded: whether it exits 0 within its timeout (default 30 s). For
+/// preflight probes such as "can this interpreter import `build`".
+pub fn succeeds_quietly(cmd: &StepCommand) -> bool {
+    let Ok((mut command, _)) = cmd.clone().command_without_merge() else {
+        return false;
+    };
+    let Ok(mut child) = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn() else {
+        return false;
+    };
+    let limit = cmd.timeout.unwrap_or(Duration::from_secs(30));
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status.success(),
+            Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+        }
     }
 }
 

@@ -83,7 +83,10 @@ pub fn preflight(
             .map(|p| (p.env, Some(p.versions))),
         Phase::Smoke => plan::environment(config, langs, source).map(|env| (env, None)),
     };
-    let missing_tools: Vec<String> = langs.iter().flat_map(|l| missing_tools(*l)).collect();
+    let missing_tools: Vec<String> = langs
+        .iter()
+        .flat_map(|l| missing_tools(*l, config, phase))
+        .collect();
     let result = match (result, missing_tools.is_empty()) {
         (result, true) => result,
         (result, false) => {
@@ -113,16 +116,16 @@ pub fn preflight(
     })
 }
 
-/// The tools a language's adapter needs that are missing from `PATH`.
-fn missing_tools(lang: Lang) -> Vec<String> {
-    struct MissingTools;
-    impl crate::AdapterVisitor for MissingTools {
+/// The tools a language's adapter needs for `phase` that are missing.
+fn missing_tools(lang: Lang, config: &Config, phase: Phase) -> Vec<String> {
+    struct MissingTools<'a>(&'a Config, Phase);
+    impl crate::AdapterVisitor for MissingTools<'_> {
         type Output = Vec<String>;
         fn visit<A: Adapter>(self, adapter: A) -> Vec<String> {
-            adapter.missing_tools()
+            adapter.missing_tools(self.0, self.1)
         }
     }
-    crate::with_adapter(lang, MissingTools)
+    crate::with_adapter(lang, MissingTools(config, phase))
 }
 
 impl<'a, A: Adapter> Run<'a, A> {
