@@ -66,6 +66,7 @@ pub struct StepCommand {
     cwd: Option<PathBuf>,
     timeout: Option<Duration>,
     merge_output: bool,
+    echo_on_failure: bool,
 }
 
 /// The names among `names` that hold a credential of the environment contract of any
@@ -131,6 +132,7 @@ impl StepCommand {
             cwd: None,
             timeout: None,
             merge_output: false,
+            echo_on_failure: true,
         }
     }
 
@@ -203,6 +205,14 @@ impl StepCommand {
     /// child wrote them; every line is then reported as [`Stream::Stdout`].
     pub fn merge_output(mut self) -> Self {
         self.merge_output = true;
+        self
+    }
+
+    /// Does not print the captured lines when the step fails: for a child whose output
+    /// is machine-readable (`go mod download -json`) and that the caller turns into one
+    /// message itself. `VERBOSE` still streams them.
+    pub fn hide_output_on_failure(mut self) -> Self {
+        self.echo_on_failure = false;
         self
     }
 
@@ -550,7 +560,7 @@ pub fn run_step(logger: &Logger, cmd: &StepCommand) -> Result<Output, ProcessErr
         (None, None, Some(sig)) => ChildExit::Signal(sig),
         (None, None, None) => ChildExit::Code(-1),
     };
-    if !logger.is_verbose() {
+    if !logger.is_verbose() && cmd.echo_on_failure {
         for line in &output.lines {
             logger.child_line(&line.text);
         }
@@ -650,6 +660,21 @@ mod tests {
         // A background process holding the pipe does not hang the step (PIPE_GRACE).
         let out = run_step(&log, &sh("bg", "sleep 5 & echo started").merge_output()).unwrap();
         assert_eq!(out.stdout(), "started\n");
+    }
+
+    #[test]
+    fn hidden_output_is_returned_but_not_printed_on_failure() {
+        let (log, cap) = logger(false);
+        let err = run_step(
+            &log,
+            &sh("json", "echo '{'; echo '}'; exit 1").hide_output_on_failure(),
+        )
+        .unwrap_err();
+        assert_eq!(err.output().unwrap().stdout(), "{\n}\n");
+        assert_eq!(
+            cap.contents(),
+            format!("{T} step json\n{T} fail json (took 0.0s): exit status 1\n")
+        );
     }
 
     #[test]

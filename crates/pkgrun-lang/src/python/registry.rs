@@ -78,6 +78,20 @@ fn conflict_failure(job: &BuildJob, conflicts: &[String]) -> Failure {
     .with_hint("published versions are immutable: unset the version override to publish a new snapshot, or publish the exact sources that produced the existing files")
 }
 
+/// The decision for one built file from the index's listing: absent is uploaded; listed
+/// without a sha256 is never taken for identical bytes (the shared rule of
+/// [`existing::decide`]), so it is refused as a conflict rather than assumed published.
+fn listed_decision(file: &BuiltFile, listed: &[IndexFile]) -> Decision {
+    match listed.iter().find(|e| e.filename == file.filename) {
+        None => Decision::Upload,
+        Some(entry) => decide(
+            file,
+            entry.sha256.as_deref(),
+            "unknown (the index lists the file without a sha256)",
+        ),
+    }
+}
+
 /// The shared decision for one file, with sha256 digests shown as `sha256 <hex>`.
 fn decide(file: &BuiltFile, theirs: Option<&str>, unknown: &str) -> Decision {
     let built = format!("sha256 {}", file.sha256);
@@ -122,16 +136,7 @@ pub(crate) fn upload(
     let mut conflicts = Vec::new();
     let mut missing = Vec::new();
     for file in &build.files {
-        let decision = match listed.iter().find(|e| e.filename == file.filename) {
-            None => Decision::Upload,
-            // Listed without a digest: kept as before, counted as present.
-            Some(IndexFile { sha256: None, .. }) => Decision::AlreadyPresent,
-            Some(IndexFile {
-                sha256: Some(theirs),
-                ..
-            }) => decide(file, Some(theirs), ""),
-        };
-        match decision {
+        match listed_decision(file, &listed) {
             Decision::Upload => missing.push(file),
             Decision::AlreadyPresent => ctx.log.info(&format!(
                 "{} is already in the registry with the same sha256 {}",
@@ -300,7 +305,35 @@ fn title_or_excerpt(body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::title_or_excerpt;
+    use super::*;
+    use pkgrun_core::state::ArtifactKind;
+
+    /// Issue 18: a file the index lists without a sha256 is not taken as published.
+    #[test]
+    fn a_listed_file_without_a_digest_is_a_conflict_not_already_present() {
+        let file = BuiltFile {
+            path: "a-1.0-py3-none-any.whl".into(),
+            filename: "a-1.0-py3-none-any.whl".into(),
+            kind: ArtifactKind::Wheel,
+            bytes: b"wheel".to_vec(),
+            sha256: "ab".repeat(32),
+        };
+        let entry = |sha256: Option<String>| IndexFile {
+            filename: file.filename.clone(),
+            url: url::Url::parse("http://127.0.0.1:3141/root/x/+f/a-1.0-py3-none-any.whl")
+                .unwrap(),
+            sha256,
+        };
+        assert_eq!(listed_decision(&file, &[]), Decision::Upload);
+        assert_eq!(
+            listed_decision(&file, &[entry(Some(file.sha256.clone()))]),
+            Decision::AlreadyPresent
+        );
+        let Decision::OtherBytes(text) = listed_decision(&file, &[entry(None)]) else {
+            panic!("a file listed without a digest must not count as published");
+        };
+        assert!(text.contains("without a sha256"), "{text}");
+    }
 
     #[test]
     fn devpi_reasons_come_from_the_title() {
