@@ -111,12 +111,15 @@ pub trait Adapter {
 
     /// Uploads the build. The same version already in the registry with identical
     /// bytes is `AlreadyPresent`; with other bytes it is a publish failure naming both
-    /// digests.
+    /// digests, unless the adapter finds the same archive contents
+    /// ([`crate::archive::compare`], for backends whose archives are not
+    /// byte-reproducible): then it is `AlreadyPresent` too, and the adapter replaces the
+    /// build's files by the registry's, so the state records what consumers get.
     fn upload(
         &self,
         ctx: &Context,
         job: &BuildJob,
-        build: &Self::Build,
+        build: &mut Self::Build,
     ) -> Result<PublishOutcome, Failure>;
 
     /// Whether `version` of `package` is listed through the URL consumers use.

@@ -13,6 +13,7 @@
 //! * [`go`], [`python`], [`ts`]: the adapters, registered once in [`with_adapter`].
 
 pub mod adapter;
+pub mod archive;
 pub mod digest;
 pub mod existing;
 pub mod failure;

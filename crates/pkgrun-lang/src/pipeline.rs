@@ -275,14 +275,14 @@ impl<'a, A: Adapter> Run<'a, A> {
         let step = ctx
             .log
             .step(format!("build {} {}", package.name, job.version));
-        let build = finish(step, self.adapter.build(ctx, &job))?;
+        let mut build = finish(step, self.adapter.build(ctx, &job))?;
         durations.insert("build".to_string(), ms(started.elapsed()));
 
         let upload_started = Instant::now();
         let step = ctx
             .log
             .step(format!("upload {} {}", package.name, job.version));
-        let outcome = finish(step, self.adapter.upload(ctx, &job, &build))?;
+        let outcome = finish(step, self.adapter.upload(ctx, &job, &mut build))?;
         durations.insert("upload".to_string(), ms(upload_started.elapsed()));
 
         let visible_started = Instant::now();

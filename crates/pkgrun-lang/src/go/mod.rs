@@ -101,7 +101,7 @@ impl Adapter for Go {
         &self,
         ctx: &Context,
         _job: &BuildJob,
-        build: &GoBuild,
+        build: &mut GoBuild,
     ) -> Result<PublishOutcome, Failure> {
         registry::upload(ctx, build)
     }

@@ -240,7 +240,7 @@ impl Adapter for Python {
         &self,
         ctx: &Context,
         job: &BuildJob,
-        build: &PythonBuild,
+        build: &mut PythonBuild,
     ) -> Result<PublishOutcome, Failure> {
         registry::upload(ctx, &PyEnv::from(ctx)?, job, build)
     }

@@ -4,7 +4,10 @@
 //!
 //! Before uploading, the project page of the consumers' index is read: a file of this
 //! build that is already listed with the same sha256 is not sent again, one listed with
-//! another sha256 is a conflict naming both digests (versions are immutable). Only the
+//! another sha256 is downloaded and compared by contents ([`crate::archive`]: setuptools'
+//! sdists carry the build time): the same contents count as already present (the state
+//! then records the registry's file), other contents are a conflict naming both digests
+//! and the first difference (versions are immutable). Only the
 //! missing files are uploaded, so a run that died between the wheel and the sdist
 //! completes on the next run. devpi's own answers agree (checked against
 //! devpi-server 6.20 on a non-volatile index): an identical file is `200 Upload of
@@ -21,6 +24,8 @@ use reqwest::StatusCode;
 use super::index::{self, IndexFile, JSON_MEDIA_TYPE};
 use super::{BuiltFile, PyEnv, PythonBuild};
 use crate::adapter::{BuildJob, Context};
+use crate::archive;
+use crate::digest::sha256_hex;
 use crate::existing::{self, Decision, Held};
 use crate::failure::Failure;
 
@@ -92,6 +97,41 @@ fn listed_decision(file: &BuiltFile, listed: &[IndexFile]) -> Decision {
     }
 }
 
+/// For a file the index holds with another sha256: the registry's bytes when its archive
+/// has the same contents as ours ([`archive::compare`]), else why not. The download is
+/// checked against the listed sha256 first.
+fn held_with_same_contents(
+    ctx: &Context,
+    file: &BuiltFile,
+    listed: &[IndexFile],
+) -> Result<Result<Vec<u8>, String>, Failure> {
+    let Some(entry) = listed.iter().find(|e| e.filename == file.filename) else {
+        return Ok(Err("not listed".into()));
+    };
+    let (Some(listed_sha), Some(format)) = (&entry.sha256, archive::Format::of(&file.filename))
+    else {
+        return Ok(Err("its contents cannot be compared".into()));
+    };
+    let reply = ctx.http.get(entry.url.as_str())?;
+    if !reply.is_success() {
+        return Ok(Err(format!(
+            "downloading it to compare contents answered HTTP {}",
+            reply.status.as_u16()
+        )));
+    }
+    if &sha256_hex(&reply.body) != listed_sha {
+        return Ok(Err(format!(
+            "the index serves other bytes (sha256 {}) than it lists",
+            sha256_hex(&reply.body)
+        )));
+    }
+    Ok(match archive::compare(format, &file.bytes, &reply.body) {
+        Ok(archive::Comparison::SameContents) => Ok(reply.body),
+        Ok(archive::Comparison::Differs(what)) => Err(format!("the contents differ: {what}")),
+        Err(e) => Err(format!("the archives cannot be compared: {e}")),
+    })
+}
+
 /// The shared decision for one file, with sha256 digests shown as `sha256 <hex>`.
 fn decide(file: &BuiltFile, theirs: Option<&str>, unknown: &str) -> Decision {
     let built = format!("sha256 {}", file.sha256);
@@ -130,26 +170,40 @@ pub(crate) fn upload(
     ctx: &Context,
     env: &PyEnv,
     job: &BuildJob,
-    build: &PythonBuild,
+    build: &mut PythonBuild,
 ) -> Result<PublishOutcome, Failure> {
     let listed = fetch_json_page(ctx, env, &job.package.name)?.unwrap_or_default();
     let mut conflicts = Vec::new();
     let mut missing = Vec::new();
-    for file in &build.files {
+    for i in 0..build.files.len() {
+        let file = &build.files[i];
         match listed_decision(file, &listed) {
-            Decision::Upload => missing.push(file),
+            Decision::Upload => missing.push(i),
             Decision::AlreadyPresent => ctx.log.info(&format!(
                 "{} is already in the registry with the same sha256 {}",
                 file.filename, file.sha256
             )),
-            Decision::OtherBytes(text) => conflicts.push(text),
+            Decision::OtherBytes(text) => match held_with_same_contents(ctx, file, &listed)? {
+                Ok(held) => {
+                    ctx.log.info(&format!(
+                        "{} is already in the registry with other bytes (sha256 {}) but the same contents: this build differs only in timestamps or compression; recording the registry's file",
+                        file.filename,
+                        sha256_hex(&held)
+                    ));
+                    let file = &mut build.files[i];
+                    fs_err::write(&file.path, &held)?;
+                    file.sha256 = sha256_hex(&held);
+                    file.bytes = held;
+                }
+                Err(why) => conflicts.push(format!("{text}; {why}")),
+            },
         }
     }
     if !conflicts.is_empty() {
         return Err(conflict_failure(job, &conflicts));
     }
     let mut uploaded = false;
-    for file in missing {
+    for file in missing.into_iter().map(|i| &build.files[i]) {
         match upload_file(ctx, env, build, file)? {
             FileOutcome::Uploaded => uploaded = true,
             FileOutcome::Identical => ctx.log.info(&format!(
@@ -320,8 +374,7 @@ mod tests {
         };
         let entry = |sha256: Option<String>| IndexFile {
             filename: file.filename.clone(),
-            url: url::Url::parse("http://127.0.0.1:3141/root/x/+f/a-1.0-py3-none-any.whl")
-                .unwrap(),
+            url: url::Url::parse("http://127.0.0.1:3141/root/x/+f/a-1.0-py3-none-any.whl").unwrap(),
             sha256,
         };
         assert_eq!(listed_decision(&file, &[]), Decision::Upload);

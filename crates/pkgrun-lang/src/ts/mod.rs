@@ -144,7 +144,7 @@ impl Adapter for Ts {
         &self,
         ctx: &Context,
         job: &BuildJob,
-        build: &TsBuild,
+        build: &mut TsBuild,
     ) -> Result<PublishOutcome, Failure> {
         registry::upload(ctx, job, build)
     }
