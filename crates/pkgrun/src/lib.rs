@@ -41,7 +41,12 @@ pub fn run() -> ExitCode {
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         use std::io::Write as _;
-        let message = info.payload_as_str().unwrap_or("(no message)");
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
         let location = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
