@@ -34,7 +34,7 @@ pub struct Context<'a> {
     pub env: &'a Resolved,
     /// Scoped to the phase: `packages:<lang>-publish`, `packages:<lang>-smoke`.
     pub log: Logger,
-    pub http: &'a RegistryHttp,
+    pub http: RegistryHttp,
     /// A directory for this run's throwaway files, removed when the run ends.
     pub scratch: &'a Path,
 }

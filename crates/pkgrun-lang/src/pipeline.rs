@@ -174,13 +174,15 @@ impl<'a, A: Adapter> Run<'a, A> {
     }
 
     fn context(&self, phase: &str) -> Context<'_> {
+        let log = self
+            .logger
+            .scoped(format!("packages:{}-{phase}", self.lang()));
         Context {
             config: self.config,
             env: &self.env,
-            log: self
-                .logger
-                .scoped(format!("packages:{}-{phase}", self.lang())),
-            http: &self.http,
+            // The phase's logger reports the client's retries; the connection pool is shared.
+            http: self.http.clone().with_logger(log.clone()),
+            log,
             scratch: self.scratch.path(),
         }
     }

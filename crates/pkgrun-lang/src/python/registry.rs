@@ -278,7 +278,7 @@ fn upload_file(
 ) -> Result<FileOutcome, Failure> {
     let url = env.repository.without_credentials();
     let step = ctx.log.step(format!("upload {}", file.filename));
-    let result = ctx.http.send(url.as_str(), |c| {
+    let result = ctx.http.send_upload(url.as_str(), |c| {
         c.post(url.clone())
             .basic_auth(env.username, Some(env.password.expose()))
             .multipart(form(build, file))

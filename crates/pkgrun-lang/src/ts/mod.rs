@@ -69,7 +69,7 @@ pub(crate) fn token(env: &Resolved) -> Result<&Secret, Failure> {
 
 pub(crate) fn registry<'a>(ctx: &'a Context) -> Result<Registry<'a>, Failure> {
     Ok(Registry::new(
-        ctx.http,
+        &ctx.http,
         registry_url(ctx.env)?,
         token(ctx.env)?,
     ))
