@@ -3,6 +3,7 @@
 //! * [`pipeline`]: what is the same for every language (environment and version
 //!   checks, dependency order, visibility waits, smoke bookkeeping, state writes).
 //! * [`adapter`]: the [`Adapter`] trait each language implements.
+//! * [`cpu_slots`]: how many builds and consumer installs run at once (`--cpu-jobs`).
 //! * [`http`]: registry HTTP with bounded retries (unreachable ⇒ exit 5).
 //! * [`workspace`]: throwaway copies of package directories (the workspace is never
 //!   mutated).
@@ -13,6 +14,7 @@
 //! * [`go`], [`python`], [`ts`]: the adapters, registered once in [`with_adapter`].
 
 pub mod adapter;
+pub mod cpu_slots;
 pub mod digest;
 pub mod existing;
 pub mod failure;

@@ -622,7 +622,9 @@ mod tests {
         assert_eq!(go_sum_h1(sum, "m", "v2"), None);
     }
 
-    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<std::ffi::OsString> + 'a {
+    fn vars<'a>(
+        pairs: &'a [(&'a str, &'a str)],
+    ) -> impl Fn(&str) -> Option<std::ffi::OsString> + 'a {
         move |key| {
             pairs
                 .iter()
