@@ -23,8 +23,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo_root/target/bench}"
 
 run_step "install the registries and build tools" -- \
   bash "$repo_root/scripts/tools/install-all.sh" --main-job
-run_step "cargo build --release pkgrun and loopback-registries" -- \
-  cargo build --release -q -p pkgrun -p pkgrun-e2e --bins
+run_step "cargo build --release pkgrun, go-registry and loopback-registries" -- \
+  cargo build --release -q -p pkgrun -p go-registry -p pkgrun-e2e --bins
 bin="$CARGO_TARGET_DIR/release"
 
 work="$(mktemp -d)"
