@@ -8,7 +8,8 @@
 //! whose sibling failed is not published, and a dependent is only built once its
 //! sibling is visible through the URL consumers use. [`Run::smoke`] checks what was
 //! published: the registry's protocol view, a real consumer install and import, and
-//! the upstream probe. State documents are written atomically after publish (smoke
+//! the upstream probe. Builds and consumer checks (the CPU-heavy steps) each hold one of
+//! the process's [`cpu_slots`] while they run. State documents are written atomically after publish (smoke
 //! `not-run`) and again after smoke; a package that failed to publish keeps its
 //! previous state file untouched.
 
@@ -27,6 +28,7 @@ use pkgrun_core::version::{Timestamp, VersionSource};
 use pkgrun_core::Lang;
 
 use crate::adapter::{Adapter, BuildJob, Context, Pin, ProbeEvidence};
+use crate::cpu_slots;
 use crate::failure::{Failure, FailureKind};
 use crate::http::{RegistryHttp, RetryPolicy};
 use crate::workspace;
@@ -274,10 +276,11 @@ impl<'a, A: Adapter> Run<'a, A> {
         let job = self.prepare_job(ctx, package, pins)?;
         let mut durations = BTreeMap::new();
 
-        let step = ctx
-            .log
-            .step(format!("build {} {}", package.name, job.version));
+        let what = format!("build {} {}", package.name, job.version);
+        let slot = cpu_slots::slots().acquire(&ctx.log, &what);
+        let step = ctx.log.step(what);
         let mut build = finish(step, self.adapter.build(ctx, &job))?;
+        drop(slot);
         durations.insert("build".to_string(), ms(started.elapsed()));
 
         let upload_started = Instant::now();
@@ -376,9 +379,12 @@ impl<'a, A: Adapter> Run<'a, A> {
             let protocol = self.check(&ctx, "protocol", &doc, &mut checks, || {
                 self.adapter.check_protocol(&ctx, package, &doc)
             });
+            let what = format!("consumer check {} {}", doc.package, doc.version);
+            let slot = cpu_slots::slots().acquire(&ctx.log, &what);
             let consumer = self.check(&ctx, "consumer", &doc, &mut checks, || {
                 self.adapter.check_consumer(&ctx, package, &doc)
             });
+            drop(slot);
             let mut failures: Vec<Failure> = [protocol, consumer].into_iter().flatten().collect();
             let upstream_probe = probe
                 .as_ref()

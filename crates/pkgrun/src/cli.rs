@@ -384,6 +384,11 @@ pub struct PipelineArgs {
     /// other, in the order given).
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub jobs: Option<u32>,
+    /// How many CPU-heavy steps (package builds, consumer installs and builds) run at once
+    /// across the languages (default: the cores available). Registry requests and waits
+    /// are not bounded; a step waiting for a slot says so in the log.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub cpu_jobs: Option<u32>,
     /// Live per-language lines on a terminal (auto: only when stderr is a TTY, CI is unset
     /// and not verbose), or plain log lines.
     #[arg(long, value_enum, value_name = "MODE", default_value_t = ProgressMode::Auto)]

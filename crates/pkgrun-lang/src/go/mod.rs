@@ -8,7 +8,7 @@
 //! * [`registry`]: `POST <GO_REGISTRY_URL>/upload` with the bearer token (a 409 goes
 //!   through the shared [`crate::existing`] decision) and visibility through `/@v/list`.
 //! * [`smoke`]: the protocol check (list, `.info`, `.mod`, `.zip`, `h1:`), and the real
-//!   `go` command in a fresh GOPATH/GOMODCACHE/GOCACHE: the
+//!   `go` command in a fresh GOPATH/GOMODCACHE (the build cache is shared): the
 //!   consumer check (`go get`, `go build`, run) and the upstream probe (two
 //!   `go mod download`s with two empty module caches, with the registry's cache
 //!   counters as evidence).

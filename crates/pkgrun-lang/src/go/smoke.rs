@@ -3,8 +3,9 @@
 //! registry, as a downstream service uses it.
 //!
 //! Every go command here runs in a fresh environment under the run's scratch
-//! directory: empty GOPATH and GOMODCACHE per check, an empty GOCACHE per run (build
-//! results only; shared by the run's checks so the standard library compiles once); `GOPROXY=<GO_REGISTRY_URL>` (and
+//! directory: empty GOPATH and GOMODCACHE per check, and the machine's Go build cache
+//! (compiled packages keyed by content, never module versions: see [`build_cache`]);
+//! `GOPROXY=<GO_REGISTRY_URL>` (and
 //! nothing else, so a module the registry does not serve fails instead of being
 //! fetched around it); `GONOSUMDB` from the environment contract (the private prefixes
 //! are not looked up in the checksum database, everything else still is: GOSUMDB is
@@ -51,6 +52,39 @@ pub(crate) fn go_program() -> String {
         .unwrap_or_else(|| "go".to_string())
 }
 
+/// The Go build cache of the consumer checks: the machine's own (`$GOCACHE`, else the go
+/// command's default under the user cache directory) when it is writable, else one under
+/// the run's scratch directory.
+///
+/// Sharing it is safe: the build cache holds only compiled packages keyed by the hash of
+/// their inputs, so it never decides which module version a check uses (that is the
+/// module cache's job, and that one stays fresh per check). Not sharing it made every run
+/// compile the standard library again (~16 s of a Go smoke check).
+fn build_cache(ctx: &Context) -> PathBuf {
+    shared_build_cache(|key| std::env::var_os(key))
+        .unwrap_or_else(|| ctx.scratch.join("go-build-cache"))
+}
+
+/// Where the go command keeps its build cache for this environment, if it can write
+/// there. `GOCACHE=off` (or a cache that cannot be created) means none.
+fn shared_build_cache(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<PathBuf> {
+    let set = |key: &str| var(key).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let dir = match set("GOCACHE") {
+        Some(dir) if dir.as_os_str() == "off" => return None,
+        Some(dir) => dir,
+        // The go command's default: os.UserCacheDir()/go-build.
+        None => set("XDG_CACHE_HOME")
+            .or_else(|| set("HOME").map(|home| home.join(".cache")))?
+            .join("go-build"),
+    };
+    if !dir.is_absolute() {
+        return None;
+    }
+    fs_err::create_dir_all(&dir).ok()?;
+    tempfile::tempfile_in(&dir).ok()?;
+    Some(dir)
+}
+
 /// A fresh Go environment under the scratch directory.
 struct GoEnv {
     root: PathBuf,
@@ -80,10 +114,7 @@ impl GoEnv {
             .current_dir(self.work())
             .env("GOPATH", &gopath)
             .env("GOMODCACHE", gopath.join("pkg/mod"))
-            // One build cache per run, shared by its consumer checks: it only holds
-            // compiled packages keyed by their content, never decides which module
-            // version is used, and saves compiling the standard library per package.
-            .env("GOCACHE", ctx.scratch.join("go-build-cache"))
+            .env("GOCACHE", build_cache(ctx))
             .env("GONOSUMDB", nosumdb)
             .env("GOFLAGS", "-mod=mod")
             .env("GOWORK", "off")
@@ -650,5 +681,53 @@ mod tests {
         assert_eq!(go_sum_h1(sum, "m", "v1").as_deref(), Some("h1:zip="));
         assert_eq!(go_sum_h1(sum, "m", "v1/go.mod").as_deref(), Some("h1:mod="));
         assert_eq!(go_sum_h1(sum, "m", "v2"), None);
+    }
+
+    fn vars<'a>(
+        pairs: &'a [(&'a str, &'a str)],
+    ) -> impl Fn(&str) -> Option<std::ffi::OsString> + 'a {
+        move |key| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| std::ffi::OsString::from(v))
+        }
+    }
+
+    #[test]
+    fn build_cache_follows_the_go_command_defaults() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_str().unwrap();
+        let explicit = format!("{root}/explicit");
+        let xdg = format!("{root}/xdg");
+        assert_eq!(
+            shared_build_cache(vars(&[("GOCACHE", &explicit), ("HOME", root)])),
+            Some(PathBuf::from(&explicit))
+        );
+        assert_eq!(
+            shared_build_cache(vars(&[("XDG_CACHE_HOME", &xdg), ("HOME", root)])),
+            Some(PathBuf::from(&xdg).join("go-build"))
+        );
+        assert_eq!(
+            shared_build_cache(vars(&[("GOCACHE", ""), ("HOME", root)])),
+            Some(tmp.path().join(".cache/go-build"))
+        );
+        assert!(tmp.path().join(".cache/go-build").is_dir());
+    }
+
+    #[test]
+    fn no_shared_build_cache_when_off_relative_unset_or_unwritable() {
+        assert_eq!(shared_build_cache(vars(&[("GOCACHE", "off")])), None);
+        assert_eq!(shared_build_cache(vars(&[("GOCACHE", "rel/cache")])), None);
+        assert_eq!(shared_build_cache(vars(&[])), None);
+        // A file where the cache directory would be: it cannot be created.
+        let tmp = tempfile::tempdir().unwrap();
+        let blocked = tmp.path().join("file");
+        fs_err::write(&blocked, "").unwrap();
+        let inside = blocked.join("cache");
+        assert_eq!(
+            shared_build_cache(vars(&[("GOCACHE", inside.to_str().unwrap())])),
+            None
+        );
     }
 }
