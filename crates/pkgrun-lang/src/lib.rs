@@ -10,10 +10,12 @@
 //! * [`failure`]: failures classified by exit code.
 //! * [`digest`]: sha256, npm integrity and shasum.
 //! * [`existing`]: the shared "already present / other bytes" decision.
+//! * [`archive`]: comparing two archives by contents (re-runs of non-reproducible builds).
 //! * [`tool`]: finding the ecosystem tools on `PATH`.
 //! * [`go`], [`python`], [`ts`]: the adapters, registered once in [`with_adapter`].
 
 pub mod adapter;
+pub mod archive;
 pub mod cpu_slots;
 pub mod digest;
 pub mod existing;

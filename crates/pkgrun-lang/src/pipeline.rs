@@ -85,7 +85,10 @@ pub fn preflight(
             .map(|p| (p.env, Some(p.versions))),
         Phase::Smoke => plan::environment(config, langs, source).map(|env| (env, None)),
     };
-    let missing_tools: Vec<String> = langs.iter().flat_map(|l| missing_tools(*l)).collect();
+    let missing_tools: Vec<String> = langs
+        .iter()
+        .flat_map(|l| missing_tools(*l, config, phase))
+        .collect();
     let result = match (result, missing_tools.is_empty()) {
         (result, true) => result,
         (result, false) => {
@@ -115,16 +118,16 @@ pub fn preflight(
     })
 }
 
-/// The tools a language's adapter needs that are missing from `PATH`.
-fn missing_tools(lang: Lang) -> Vec<String> {
-    struct MissingTools;
-    impl crate::AdapterVisitor for MissingTools {
+/// The tools a language's adapter needs for `phase` that are missing.
+fn missing_tools(lang: Lang, config: &Config, phase: Phase) -> Vec<String> {
+    struct MissingTools<'a>(&'a Config, Phase);
+    impl crate::AdapterVisitor for MissingTools<'_> {
         type Output = Vec<String>;
         fn visit<A: Adapter>(self, adapter: A) -> Vec<String> {
-            adapter.missing_tools()
+            adapter.missing_tools(self.0, self.1)
         }
     }
-    crate::with_adapter(lang, MissingTools)
+    crate::with_adapter(lang, MissingTools(config, phase))
 }
 
 impl<'a, A: Adapter> Run<'a, A> {
@@ -173,13 +176,15 @@ impl<'a, A: Adapter> Run<'a, A> {
     }
 
     fn context(&self, phase: &str) -> Context<'_> {
+        let log = self
+            .logger
+            .scoped(format!("packages:{}-{phase}", self.lang()));
         Context {
             config: self.config,
             env: &self.env,
-            log: self
-                .logger
-                .scoped(format!("packages:{}-{phase}", self.lang())),
-            http: &self.http,
+            // The phase's logger reports the client's retries; the connection pool is shared.
+            http: self.http.clone().with_logger(log.clone()),
+            log,
             scratch: self.scratch.path(),
         }
     }
@@ -274,7 +279,7 @@ impl<'a, A: Adapter> Run<'a, A> {
         let what = format!("build {} {}", package.name, job.version);
         let slot = cpu_slots::slots().acquire(&ctx.log, &what);
         let step = ctx.log.step(what);
-        let build = finish(step, self.adapter.build(ctx, &job))?;
+        let mut build = finish(step, self.adapter.build(ctx, &job))?;
         drop(slot);
         durations.insert("build".to_string(), ms(started.elapsed()));
 
@@ -282,7 +287,7 @@ impl<'a, A: Adapter> Run<'a, A> {
         let step = ctx
             .log
             .step(format!("upload {} {}", package.name, job.version));
-        let outcome = finish(step, self.adapter.upload(ctx, &job, &build))?;
+        let outcome = finish(step, self.adapter.upload(ctx, &job, &mut build))?;
         durations.insert("upload".to_string(), ms(upload_started.elapsed()));
 
         let visible_started = Instant::now();

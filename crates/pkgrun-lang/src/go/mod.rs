@@ -57,7 +57,8 @@ impl Adapter for Go {
         &[]
     }
 
-    fn missing_tools(&self) -> Vec<String> {
+    fn missing_tools(&self, _: &pkgrun_core::Config, _: crate::Phase) -> Vec<String> {
+        // The build is pkgrun's own (module zip); the consumer smoke runs the go command.
         let go = smoke::go_program();
         crate::tool::require_one_of(&[&go], "the go command (set PKGRUN_GO to use another one)")
             .into_iter()
@@ -100,7 +101,7 @@ impl Adapter for Go {
         &self,
         ctx: &Context,
         _job: &BuildJob,
-        build: &GoBuild,
+        build: &mut GoBuild,
     ) -> Result<PublishOutcome, Failure> {
         registry::upload(ctx, build)
     }

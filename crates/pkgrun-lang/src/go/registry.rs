@@ -96,7 +96,7 @@ fn send(ctx: &Context, base: &str, build: &GoBuild) -> Result<Reply, Failure> {
         .map(|u| u.base_without_slash())
         .unwrap_or_else(|| base.to_string());
     let url = format!("{plain_base}/upload");
-    ctx.http.send(&url, |client| {
+    ctx.http.send_upload(&url, |client| {
         // Rebuilt per attempt: a multipart body is consumed by sending it.
         let form = Form::new()
             .text("module", build.module.clone())

@@ -155,25 +155,28 @@ fn run(
     cmd: &StepCommand,
     kind: FailureKind,
 ) -> Result<pkgrun_core::process::Output, Failure> {
-    ctx.run(cmd, kind).map_err(|f| {
-        let Some(url) = ctx.env.url(ENV_URL).filter(|u| u.has_credentials()) else {
-            return f;
-        };
-        let url = url.expose();
-        let mut secrets: Vec<String> = vec![url.username().to_string()];
-        secrets.extend(url.password().map(str::to_string));
-        let scrub = |text: String| {
-            secrets.iter().filter(|s| !s.is_empty()).fold(text, |t, s| {
-                t.replace(&format!("{s}:"), "***:")
-                    .replace(&format!("{s}@"), "***@")
-            })
-        };
-        Failure {
-            message: scrub(f.message),
-            detail: f.detail.map(scrub),
-            ..f
-        }
-    })
+    ctx.run(cmd, kind).map_err(|f| scrub(ctx, f))
+}
+
+/// The failure with the registry URL's user name and password replaced by `***`.
+fn scrub(ctx: &Context, f: Failure) -> Failure {
+    let Some(url) = ctx.env.url(ENV_URL).filter(|u| u.has_credentials()) else {
+        return f;
+    };
+    let url = url.expose();
+    let mut secrets: Vec<String> = vec![url.username().to_string()];
+    secrets.extend(url.password().map(str::to_string));
+    let hide = |text: String| {
+        secrets.iter().filter(|s| !s.is_empty()).fold(text, |t, s| {
+            t.replace(&format!("{s}:"), "***:")
+                .replace(&format!("{s}@"), "***@")
+        })
+    };
+    Failure {
+        message: hide(f.message),
+        detail: f.detail.map(hide),
+        ..f
+    }
 }
 
 /// `go get` the published version in an empty module, build a program importing every
@@ -378,12 +381,16 @@ fn read_counters(ctx: &Context, base: &str) -> Option<Counters> {
 fn download(ctx: &Context, label: &str, target: &str) -> Result<(u64, String), Failure> {
     let env = GoEnv::new(ctx, &format!("go-probe-{label}"))?;
     let started = Instant::now();
-    let output = run(
-        ctx,
-        &env.command(ctx, format!("go mod download {target} ({label} fetch)"))?
-            .args(["mod", "download", "-json", target]),
-        FailureKind::Smoke,
-    )?;
+    // The go command prints one JSON object (with `Error` when it failed): turned into
+    // one message here instead of echoed line by line.
+    let cmd = env
+        .command(ctx, format!("go mod download {target} ({label} fetch)"))?
+        .args(["mod", "download", "-json", target])
+        .hide_output_on_failure();
+    let output = match pkgrun_core::process::run_step(&ctx.log, &cmd) {
+        Ok(output) => output,
+        Err(e) => return Err(scrub(ctx, download_failure(target, &e))),
+    };
     let took = started.elapsed().as_millis().try_into().unwrap_or(u64::MAX);
     let json: serde_json::Value = serde_json::from_str(&output.stdout()).map_err(|e| {
         Failure::smoke(format!("go mod download {target} printed no JSON"))
@@ -398,6 +405,23 @@ fn download(ctx: &Context, label: &str, target: &str) -> Result<(u64, String), F
         .unwrap_or_default()
         .to_string();
     Ok((took, sum))
+}
+
+/// A failed `go mod download -json` as one message: the `Error` of the JSON it printed
+/// on stdout, else its stderr (e.g. a usage error), else how it ended.
+fn download_failure(target: &str, e: &pkgrun_core::process::ProcessError) -> Failure {
+    let failure = Failure::smoke(format!("go mod download {target} failed"));
+    let Some(output) = e.output() else {
+        return failure.with_detail(e.to_string());
+    };
+    let from_json = serde_json::from_str::<serde_json::Value>(&output.stdout())
+        .ok()
+        .and_then(|j| j.get("Error")?.as_str().map(str::to_string));
+    let stderr = output.stderr();
+    let detail = from_json
+        .or_else(|| (!stderr.trim().is_empty()).then(|| stderr.trim().to_string()))
+        .unwrap_or_else(|| e.to_string());
+    failure.with_detail(detail)
 }
 
 /// Fetches `target` (`module@version`) twice through the registry.
@@ -599,6 +623,43 @@ fn recorded<'d>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pkgrun_core::process::{ChildExit, Line, Output, ProcessError, Stream};
+
+    /// Issue 18: a failing `go mod download -json` is one message, not its JSON lines.
+    #[test]
+    fn a_failed_download_is_one_message_from_the_json_error() {
+        let stdout = [
+            "{",
+            "\t\"Path\": \"github.com/google/uuid\",",
+            "\t\"Version\": \"v1.6.0\",",
+            "\t\"Error\": \"github.com/google/uuid@v1.6.0: reading http://127.0.0.1:9/github.com/google/uuid/@v/v1.6.0.info: 502 Bad Gateway\"",
+            "}",
+        ];
+        let lines = stdout
+            .iter()
+            .map(|t| Line {
+                stream: Stream::Stdout,
+                text: t.to_string(),
+            })
+            .collect();
+        let err = ProcessError::Failed {
+            name: "go mod download".into(),
+            exit: ChildExit::Code(1),
+            output: Output {
+                lines,
+                duration: Duration::ZERO,
+            },
+        };
+        let f = download_failure("github.com/google/uuid@v1.6.0", &err);
+        assert_eq!(
+            f.message,
+            "go mod download github.com/google/uuid@v1.6.0 failed"
+        );
+        assert_eq!(
+            f.detail.as_deref(),
+            Some("github.com/google/uuid@v1.6.0: reading http://127.0.0.1:9/github.com/google/uuid/@v/v1.6.0.info: 502 Bad Gateway")
+        );
+    }
 
     #[test]
     fn counters_are_summed_over_labels() {

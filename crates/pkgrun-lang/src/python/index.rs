@@ -36,6 +36,18 @@ pub fn project_page_url(simple_url: &Url, name: &str) -> Url {
         .expect("a normalized project name is a valid relative URL")
 }
 
+/// The root (`/`) of the server at `index_url`: the cheapest request that proves the
+/// server answers, without naming any project (a mirroring index forwards project
+/// pages it does not hold upstream, which would send a private name to the public
+/// index).
+pub fn server_root_url(index_url: &Url) -> Url {
+    let mut root = index_url.clone();
+    root.set_path("/");
+    root.set_query(None);
+    root.set_fragment(None);
+    root
+}
+
 /// Files of a PEP 691 JSON project page.
 pub fn parse_json_page(page_url: &Url, body: &[u8]) -> Result<Vec<IndexFile>, String> {
     let doc: serde_json::Value =
@@ -194,6 +206,15 @@ mod tests {
         assert_eq!(
             project_page_url(&no_slash, "a.b").as_str(),
             "http://h/simple/a-b/"
+        );
+    }
+
+    #[test]
+    fn the_reachability_request_names_no_project() {
+        let index = Url::parse("http://u:p@127.0.0.1:3141/root/ameide/+simple/?x=1").unwrap();
+        assert_eq!(
+            server_root_url(&index).as_str(),
+            "http://u:p@127.0.0.1:3141/"
         );
     }
 

@@ -164,15 +164,35 @@ impl Adapter for Python {
         Lang::Python
     }
 
-    fn missing_tools(&self) -> Vec<String> {
-        // The build runs `uv build`, or `python -m build` without uv; venvs and pip
-        // installs need the interpreter in any case.
-        crate::tool::require_one_of(
+    fn missing_tools(&self, _: &pkgrun_core::Config, phase: crate::Phase) -> Vec<String> {
+        // The build runs `uv build`, or `python -m build` without uv; the consumer smoke
+        // makes a venv and installs into it with the interpreter's pip.
+        if let Some(missing) = crate::tool::require_one_of(
             &["python3", "python"],
             "a Python interpreter (builds, venvs and pip)",
-        )
-        .into_iter()
-        .collect()
+        ) {
+            return vec![missing];
+        }
+        let python = python_program();
+        let lacks = |modules: &str| {
+            let probe = StepCommand::new("python module probe", &python)
+                .args(["-c", &format!("import {modules}")])
+                .timeout(Duration::from_secs(30));
+            !pkgrun_core::process::succeeds_quietly(&probe)
+        };
+        let name = python.to_string_lossy();
+        let mut missing = Vec::new();
+        if phase == crate::Phase::Publish && find_on_path("uv").is_none() && lacks("build") {
+            missing.push(format!(
+                "uv, or the `build` module for {name} (builds wheels and sdists): neither uv is on PATH nor can {name} import build"
+            ));
+        }
+        if lacks("venv, pip") {
+            missing.push(format!(
+                "the `venv` and `pip` modules of {name} (the consumer smoke installs into a fresh venv)"
+            ));
+        }
+        missing
     }
 
     fn skipped_dirs(&self) -> &'static [&'static str] {
@@ -220,7 +240,7 @@ impl Adapter for Python {
         &self,
         ctx: &Context,
         job: &BuildJob,
-        build: &PythonBuild,
+        build: &mut PythonBuild,
     ) -> Result<PublishOutcome, Failure> {
         registry::upload(ctx, &PyEnv::from(ctx)?, job, build)
     }

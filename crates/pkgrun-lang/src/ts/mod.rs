@@ -69,7 +69,7 @@ pub(crate) fn token(env: &Resolved) -> Result<&Secret, Failure> {
 
 pub(crate) fn registry<'a>(ctx: &'a Context) -> Result<Registry<'a>, Failure> {
     Ok(Registry::new(
-        ctx.http,
+        &ctx.http,
         registry_url(ctx.env)?,
         token(ctx.env)?,
     ))
@@ -87,10 +87,8 @@ impl Adapter for Ts {
         &["node_modules", "dist", ".turbo", ".pnpm-store"]
     }
 
-    fn missing_tools(&self) -> Vec<String> {
-        // pnpm is only needed by pnpm workspaces, which preflight cannot see from here;
-        // the build checks for it with the reason it is needed.
-        [
+    fn missing_tools(&self, config: &pkgrun_core::Config, phase: crate::Phase) -> Vec<String> {
+        let mut missing: Vec<String> = [
             ("node", "Node.js (the consumer smoke imports the package)"),
             (
                 "npm",
@@ -99,7 +97,25 @@ impl Adapter for Ts {
         ]
         .iter()
         .filter_map(|(tool, what)| crate::tool::require_one_of(&[tool], what))
-        .collect()
+        .collect();
+        if phase == crate::Phase::Publish {
+            let pnpm_packages: Vec<&str> = config
+                .section(Lang::Ts)
+                .map(|s| s.packages.as_slice())
+                .unwrap_or_default()
+                .iter()
+                .filter(|p| Client::detect(&p.dir, config.root()) == Client::Pnpm)
+                .map(|p| p.name.as_str())
+                .collect();
+            if !pnpm_packages.is_empty() {
+                let what = format!(
+                    "pnpm (builds and packs {}, in a pnpm workspace)",
+                    pnpm_packages.join(", ")
+                );
+                missing.extend(crate::tool::require_one_of(&["pnpm"], &what));
+            }
+        }
+        missing
     }
 
     fn registry_url(&self, env: &Resolved) -> String {
@@ -128,7 +144,7 @@ impl Adapter for Ts {
         &self,
         ctx: &Context,
         job: &BuildJob,
-        build: &TsBuild,
+        build: &mut TsBuild,
     ) -> Result<PublishOutcome, Failure> {
         registry::upload(ctx, job, build)
     }

@@ -132,7 +132,7 @@ impl<'a> Registry<'a> {
         let url = self.packument_url(name);
         let body = serde_json::to_vec(body)
             .map_err(|e| Failure::internal(format!("cannot encode the publish request: {e}")))?;
-        let reply = self.http.send(&url, |c| {
+        let reply = self.http.send_upload(&url, |c| {
             c.put(&url)
                 .header("content-type", "application/json")
                 .header("npm-command", "publish")

@@ -104,6 +104,8 @@ pub fn run(args: HealthArgs, globals: &Globals) -> Result<Outcome> {
         RetryPolicy {
             attempts: args.attempts.max(1),
             first_backoff: Duration::from_millis(250),
+            // A health check must not wait longer than its own timeout on a 429.
+            max_retry_after: Duration::from_secs_f64(args.timeout),
         },
         Duration::from_secs_f64(args.timeout),
     )?;

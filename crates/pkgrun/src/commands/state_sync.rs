@@ -167,7 +167,12 @@ pub fn write_configmap(
         Err(e) => {
             let text = error_text(&e);
             step.fail(&text);
-            let failure = Failure::publish(text);
+            // An API server that did not answer (or kept answering 429/5xx) is exit 5, like
+            // an unreachable registry; anything else (RBAC, size, conflict) a failed publish.
+            let failure = match e.read_exit_status() {
+                ExitStatus::Unreachable => Failure::unreachable(text),
+                _ => Failure::publish(text),
+            };
             Some(match e.hint() {
                 Some(hint) => failure.with_hint(hint),
                 None => failure,
