@@ -388,10 +388,10 @@ mod tests {
             .failures
             .push(Failure::smoke("consumer check failed"));
         assert!(write_configmap(&sink(), &config, Lang::Go, &with_failure, &log).is_none());
-        // Control: a passed smoke does try to write, and the missing server makes that a
-        // publish failure.
+        // Control: a passed smoke does try to write, and the missing API server makes that
+        // an "unreachable" failure (exit 5) once the client's bounded retries run out.
         let failure = write_configmap(&sink(), &config, Lang::Go, &outcome("passed"), &log)
             .expect("a write was attempted");
-        assert_eq!(failure.exit_status(), ExitStatus::Publish);
+        assert_eq!(failure.exit_status(), ExitStatus::Unreachable);
     }
 }
