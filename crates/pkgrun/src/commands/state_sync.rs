@@ -120,7 +120,7 @@ pub fn sink_targets(config: &Config, langs: &[Lang]) -> Result<Option<SinkTarget
 /// Applies the language's state to its ConfigMap when the sink is enabled for it and
 /// smoke passed for every configured package; a refused or failed write is a publish
 /// failure (exit 3): the state did not reach the place consumers read it from.
-pub fn write_configmap(
+pub(crate) fn write_configmap(
     sink: &SinkTargets,
     config: &Config,
     lang: Lang,
