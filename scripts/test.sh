@@ -8,6 +8,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A cold run writes target/, .tools/, the Go build and module caches and the suites' data
+# (measured in the README); running out of disk mid-build shows up as a linker "Bus error",
+# so say it up front.
+need_gb=14
+free_gb=$(( $(df -Pk . | awk 'NR==2 {print $4}') / 1024 / 1024 ))
+if [ "$free_gb" -lt "$need_gb" ]; then
+  echo "warning: only ${free_gb} GB free on $(df -P . | awk 'NR==2 {print $6}'); a cold run needs about ${need_gb} GB (free some space, or expect 'No space left on device')" >&2
+fi
+
 if [ -f scripts/tools/install-all.sh ]; then
   bash scripts/tools/install-all.sh
 fi

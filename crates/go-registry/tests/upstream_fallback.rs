@@ -170,6 +170,15 @@ fn upstream_fetch_is_cached_and_served_after_upstream_is_gone() {
         second.go_sum_h1(UUID, UUID_VERSION).as_deref(),
         Some(h1_first.as_str())
     );
+    // A public module whose upstream is down: list and @latest answer with the stored
+    // versions (docs/go-registry.md), not an error.
+    let (status, list) = reg.get_text(&format!("/{UUID}/@v/list"));
+    assert_eq!((status, list.as_str()), (200, "v1.6.0\n"));
+    let (status, latest) = reg.get_text(&format!("/{UUID}/@latest"));
+    assert_eq!(status, 200, "{latest}");
+    let latest: serde_json::Value = serde_json::from_str(&latest).expect("@latest is JSON");
+    assert_eq!(latest["Version"], UUID_VERSION);
+
     let after = reg.get_text("/metrics").1;
     let hits = |t: &str| metric(t, "go_registry_cache_hits_total{kind=\"zip\"}");
     assert!(

@@ -273,6 +273,89 @@ fn topo_order(lang: Lang, packages: &[Package]) -> Result<Vec<usize>, Vec<String
 }
 
 /// Default state key: last segment of the name, without npm scope or Go `/vN`.
+/// The package's name is set and its state key (given or derived) is a usable file name
+/// not taken by another package of any language; returns the state key.
+fn check_identity(
+    lang: Lang,
+    at: &str,
+    raw: &RawPackage,
+    keys: &mut HashMap<String, String>,
+    problems: &mut Vec<String>,
+) -> String {
+    if raw.name.trim().is_empty() {
+        problems.push(format!(
+            "`{at}.name` is empty: set the package's {} name",
+            lang.manifest_file()
+        ));
+    }
+    let state_key = raw
+        .state_key
+        .clone()
+        .unwrap_or_else(|| default_state_key(&raw.name));
+    if !valid_state_key(&state_key) {
+        problems.push(format!(
+            "`{at}.state_key` {state_key:?} is not a usable file name: use letters, digits, `-`, `_`, `.` (not starting with `.`)"
+        ));
+    } else if let Some(other) = keys.insert(state_key.clone(), at.to_string()) {
+        problems.push(format!(
+            "`{at}` and `{other}` both use state key {state_key:?}: state keys must be unique across all languages; set `state_key` on one of them"
+        ));
+    }
+    state_key
+}
+
+/// Every smoke check names an import and a symbol, and the import is one the
+/// ecosystem can resolve.
+fn check_smoke(lang: Lang, at: &str, smoke: &[SmokeCheck], problems: &mut Vec<String>) {
+    for (j, check) in smoke.iter().enumerate() {
+        if check.import.trim().is_empty() || check.symbol.trim().is_empty() {
+            problems.push(format!(
+                "`{at}.smoke[{j}]` needs a non-empty `import` and `symbol`"
+            ));
+        } else if let Err(rule) = lang.ecosystem().check_smoke_import(&check.import) {
+            problems.push(format!(
+                "`{at}.smoke[{j}].import` = {:?}: {rule}",
+                check.import
+            ));
+        }
+    }
+}
+
+/// The package directory under `root` and its manifest, or `None` (with the problem
+/// recorded) when either is missing or unreadable.
+fn read_manifest(
+    lang: Lang,
+    at: &str,
+    root: &Path,
+    path: &str,
+    problems: &mut Vec<String>,
+) -> Option<(PathBuf, Manifest)> {
+    let dir = root.join(path);
+    if path.trim().is_empty() || !dir.is_dir() {
+        problems.push(format!(
+            "`{at}.path` = {path:?}: directory {} does not exist: create it or fix `path` (relative to {})",
+            dir.display(),
+            root.display()
+        ));
+        return None;
+    }
+    match Manifest::read(lang, &dir) {
+        Ok(manifest) => Some((dir, manifest)),
+        Err(ManifestError::Missing { file, .. }) => {
+            problems.push(format!(
+                "`{at}.path` = {path:?}: no {} at {}: a {lang} package needs one",
+                lang.manifest_file(),
+                file.display()
+            ));
+            None
+        }
+        Err(e) => {
+            problems.push(format!("`{at}`: {e}"));
+            None
+        }
+    }
+}
+
 pub fn default_state_key(name: &str) -> String {
     let mut segments: Vec<&str> = name.split('/').filter(|s| !s.is_empty()).collect();
     if segments.len() > 1 {
@@ -485,63 +568,9 @@ impl Config {
         problems: &mut Vec<String>,
     ) -> Option<Package> {
         let before = problems.len();
-        if raw.name.trim().is_empty() {
-            problems.push(format!(
-                "`{at}.name` is empty: set the package's {} name",
-                lang.manifest_file()
-            ));
-        }
-        let state_key = raw
-            .state_key
-            .clone()
-            .unwrap_or_else(|| default_state_key(&raw.name));
-        if !valid_state_key(&state_key) {
-            problems.push(format!(
-                "`{at}.state_key` {state_key:?} is not a usable file name: use letters, digits, `-`, `_`, `.` (not starting with `.`)"
-            ));
-        } else if let Some(other) = keys.insert(state_key.clone(), at.to_string()) {
-            problems.push(format!(
-                "`{at}` and `{other}` both use state key {state_key:?}: state keys must be unique across all languages; set `state_key` on one of them"
-            ));
-        }
-        for (j, check) in raw.smoke.iter().enumerate() {
-            if check.import.trim().is_empty() || check.symbol.trim().is_empty() {
-                problems.push(format!(
-                    "`{at}.smoke[{j}]` needs a non-empty `import` and `symbol`"
-                ));
-            } else if let Err(rule) = lang.ecosystem().check_smoke_import(&check.import) {
-                problems.push(format!(
-                    "`{at}.smoke[{j}].import` = {:?}: {rule}",
-                    check.import
-                ));
-            }
-        }
-        let dir = root.join(&raw.path);
-        if raw.path.trim().is_empty() || !dir.is_dir() {
-            problems.push(format!(
-                "`{at}.path` = {:?}: directory {} does not exist: create it or fix `path` (relative to {})",
-                raw.path,
-                dir.display(),
-                root.display()
-            ));
-            return None;
-        }
-        let manifest = match Manifest::read(lang, &dir) {
-            Ok(m) => m,
-            Err(ManifestError::Missing { file, .. }) => {
-                problems.push(format!(
-                    "`{at}.path` = {:?}: no {} at {}: a {lang} package needs one",
-                    raw.path,
-                    lang.manifest_file(),
-                    file.display()
-                ));
-                return None;
-            }
-            Err(e) => {
-                problems.push(format!("`{at}`: {e}"));
-                return None;
-            }
-        };
+        let state_key = check_identity(lang, at, &raw, keys, problems);
+        check_smoke(lang, at, &raw.smoke, problems);
+        let (dir, manifest) = read_manifest(lang, at, root, &raw.path, problems)?;
         if !same_name(lang, &manifest.name, &raw.name) {
             problems.push(format!(
                 "`{at}.name` = {:?} but {} names the package {:?}: make them equal",

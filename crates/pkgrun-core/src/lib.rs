@@ -17,12 +17,14 @@
 //! * [`state`]: the `pkgrun.state/v1` document and the state directory store.
 //! * [`log`]: the one log line format every runner, script and child step uses.
 //! * [`process`]: running a child process as a named, logged step.
+//! * [`child_env`]: the allow-list of variables a child inherits.
 //! * [`plan`]: the versions and environment preflight of a run, all problems at once.
 //! * [`exit`]: the process exit codes that are part of the CLI contract.
 //!
 //! Libraries never print: everything a user sees goes through [`log::Logger`] or is
 //! returned as data or as an error.
 
+pub mod child_env;
 pub mod config;
 pub mod ecosystem;
 pub mod env;

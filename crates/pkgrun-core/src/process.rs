@@ -11,10 +11,12 @@
 //! Secrets go to the child through its environment ([`StepCommand::env_secret`]),
 //! never its arguments: arguments are shown in errors, environment values are not.
 //! Children run third-party code (build backends, install scripts, the published package
-//! itself), so none inherits a credential of the environment contract, of any language
-//! ([`credential_vars`]): the one step that needs one is given it with `env_secret`.
-//! `pkgrun step` wraps the user's own command and opts out
-//! ([`StepCommand::inherit_credentials`]).
+//! itself), so each starts from an empty environment plus an allow-list of pkgrun's
+//! variables ([`crate::child_env`]: the base every program needs and the tool's own
+//! configuration); no credential of the environment contract, of any language
+//! ([`credential_vars`]), is ever inherited: the one step that needs one is given it with
+//! `env_secret`. `pkgrun step` wraps the user's own command and inherits the whole
+//! environment ([`StepCommand::inherit_whole_env`]).
 //!
 //! By default stdout and stderr are separate pipes (callers can read stdout alone); the
 //! order of lines *between* the two is then only as exact as thread scheduling. With
@@ -36,6 +38,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::child_env::{self, Tool};
 use crate::log::Logger;
 use crate::secret::Secret;
 
@@ -58,10 +61,12 @@ pub struct StepCommand {
     envs: Vec<(OsString, EnvValue)>,
     env_remove: Vec<OsString>,
     env_clear: bool,
-    inherit_credentials: bool,
+    inherit_whole_env: bool,
+    tool: Option<Tool>,
     cwd: Option<PathBuf>,
     timeout: Option<Duration>,
     merge_output: bool,
+    echo_on_failure: bool,
 }
 
 /// The names among `names` that hold a credential of the environment contract of any
@@ -112,6 +117,8 @@ impl fmt::Debug for StepCommand {
 
 impl StepCommand {
     /// A step called `name` running `program`.
+    /// The child inherits the allow-list of [`crate::child_env`] for the tool `program`
+    /// is (from its file name), see [`StepCommand::tool_env`].
     pub fn new(name: impl Into<String>, program: impl AsRef<OsStr>) -> Self {
         StepCommand {
             name: name.into(),
@@ -120,10 +127,12 @@ impl StepCommand {
             envs: Vec::new(),
             env_remove: Vec::new(),
             env_clear: false,
-            inherit_credentials: false,
+            inherit_whole_env: false,
+            tool: Tool::of_program(std::path::Path::new(program.as_ref())),
             cwd: None,
             timeout: None,
             merge_output: false,
+            echo_on_failure: true,
         }
     }
 
@@ -157,10 +166,17 @@ impl StepCommand {
         self
     }
 
-    /// Lets the child inherit the contract's credentials (only for a command the user
-    /// runs on purpose, as with `pkgrun step`).
-    pub fn inherit_credentials(mut self) -> Self {
-        self.inherit_credentials = true;
+    /// Lets the child inherit pkgrun's whole environment, the contract's credentials
+    /// included (only for a command the user runs on purpose, as with `pkgrun step`).
+    pub fn inherit_whole_env(mut self) -> Self {
+        self.inherit_whole_env = true;
+        self
+    }
+
+    /// Which tool's own configuration variables the child inherits (`None`: only the
+    /// base list), when the program's file name does not say it.
+    pub fn tool_env(mut self, tool: Option<Tool>) -> Self {
+        self.tool = tool;
         self
     }
 
@@ -192,6 +208,14 @@ impl StepCommand {
         self
     }
 
+    /// Does not print the captured lines when the step fails: for a child whose output
+    /// is machine-readable (`go mod download -json`) and that the caller turns into one
+    /// message itself. `VERBOSE` still streams them.
+    pub fn hide_output_on_failure(mut self) -> Self {
+        self.echo_on_failure = false;
+        self
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -213,6 +237,12 @@ impl StepCommand {
             .join(" ")
     }
 
+    /// [`StepCommand::command`] with output not merged (the caller sets stdout/stderr).
+    fn command_without_merge(mut self) -> std::io::Result<(Command, Option<OwnedFd>)> {
+        self.merge_output = false;
+        self.command()
+    }
+
     /// The command to spawn, and the read end of the shared pipe when output is merged.
     fn command(&self) -> std::io::Result<(Command, Option<OwnedFd>)> {
         let mut cmd = Command::new(&self.program);
@@ -228,15 +258,17 @@ impl StepCommand {
             cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
             None
         };
-        if self.env_clear {
+        if self.env_clear || !self.inherit_whole_env {
             cmd.env_clear();
         }
-        if !self.inherit_credentials {
-            let names: Vec<String> = std::env::vars_os()
-                .filter_map(|(k, _)| k.into_string().ok())
-                .collect();
-            for key in credential_vars(names.iter().map(String::as_str)) {
-                cmd.env_remove(key);
+        if !self.env_clear && !self.inherit_whole_env {
+            for (key, value) in std::env::vars_os() {
+                if key
+                    .to_str()
+                    .is_some_and(|k| child_env::inherits(k, self.tool))
+                {
+                    cmd.env(key, value);
+                }
             }
         }
         for key in &self.env_remove {
@@ -255,6 +287,31 @@ impl StepCommand {
             cmd.process_group(0);
         }
         Ok((cmd, merged))
+    }
+}
+
+/// Runs `cmd` with the same environment rules as [`run_step`], without logging and
+/// with its output discarded: whether it exits 0 within its timeout (default 30 s). For
+/// preflight probes such as "can this interpreter import `build`".
+pub fn succeeds_quietly(cmd: &StepCommand) -> bool {
+    let Ok((mut command, _)) = cmd.clone().command_without_merge() else {
+        return false;
+    };
+    let Ok(mut child) = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn() else {
+        return false;
+    };
+    let limit = cmd.timeout.unwrap_or(Duration::from_secs(30));
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status.success(),
+            Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+        }
     }
 }
 
@@ -503,7 +560,7 @@ pub fn run_step(logger: &Logger, cmd: &StepCommand) -> Result<Output, ProcessErr
         (None, None, Some(sig)) => ChildExit::Signal(sig),
         (None, None, None) => ChildExit::Code(-1),
     };
-    if !logger.is_verbose() {
+    if !logger.is_verbose() && cmd.echo_on_failure {
         for line in &output.lines {
             logger.child_line(&line.text);
         }
@@ -606,6 +663,21 @@ mod tests {
     }
 
     #[test]
+    fn hidden_output_is_returned_but_not_printed_on_failure() {
+        let (log, cap) = logger(false);
+        let err = run_step(
+            &log,
+            &sh("json", "echo '{'; echo '}'; exit 1").hide_output_on_failure(),
+        )
+        .unwrap_err();
+        assert_eq!(err.output().unwrap().stdout(), "{\n}\n");
+        assert_eq!(
+            cap.contents(),
+            format!("{T} step json\n{T} fail json (took 0.0s): exit status 1\n")
+        );
+    }
+
+    #[test]
     fn verbose_streams_and_does_not_repeat_on_failure() {
         let (log, cap) = logger(true);
         run_step(&log, &sh("v", "echo a; exit 1")).unwrap_err();
@@ -691,10 +763,32 @@ mod tests {
         let given =
             sh("given", show).env_secret("PKGRUNTEST_PYPI_PASSWORD", &Secret::new("given-1"));
         assert_eq!(run_step(&log, &given).unwrap().lines[0].text, "given-1");
-        let allowed = sh("allowed", show).inherit_credentials();
+        let allowed = sh("allowed", show).inherit_whole_env();
         assert_eq!(
             run_step(&log, &allowed).unwrap().lines[0].text,
             "inherited-9d2e"
+        );
+    }
+
+    #[test]
+    fn children_get_only_the_allow_list_and_their_tool_s_variables() {
+        // Names no other test uses: only this test reads them.
+        std::env::set_var("PKGRUNTEST_UNLISTED", "unlisted-4b1a");
+        std::env::set_var("npm_config_pkgruntest", "npm-setting-77c0");
+        let (log, _) = logger(false);
+        let show =
+            "echo ${PKGRUNTEST_UNLISTED:-absent} ${npm_config_pkgruntest:-absent} ${PATH:+path}";
+        let plain = run_step(&log, &sh("plain", show)).unwrap();
+        assert_eq!(plain.lines[0].text, "absent absent path");
+        let as_node = sh("node", show).tool_env(Some(Tool::Node));
+        assert_eq!(
+            run_step(&log, &as_node).unwrap().lines[0].text,
+            "absent npm-setting-77c0 path"
+        );
+        let whole = sh("whole", show).inherit_whole_env();
+        assert_eq!(
+            run_step(&log, &whole).unwrap().lines[0].text,
+            "unlisted-4b1a npm-setting-77c0 path"
         );
     }
 

@@ -130,71 +130,69 @@ impl ConfigMapSink {
         data: &BTreeMap<String, String>,
     ) -> Result<ApplyReport, KubeError> {
         let api: Api<ConfigMap> = Api::namespaced(kube.client(), &self.namespace);
-        kube.block_on(async {
-            let existing = api
-                .get_opt(&self.name)
-                .await
-                .map_err(|e| api_error("get", self.object(), e))?;
-            // The size of every value the ConfigMap would hold: pkgrun's, the other keys
-            // already there, and binaryData (which counts toward the same limit).
-            let current = existing.as_ref();
-            let sizes: Vec<(&str, usize)> = data
+        let existing = kube
+            .call(|| api.get_opt(&self.name))
+            .map_err(|e| api_error("get", self.object(), e))?;
+        // The size of every value the ConfigMap would hold: pkgrun's, the other keys
+        // already there, and binaryData (which counts toward the same limit).
+        let current = existing.as_ref();
+        let sizes: Vec<(&str, usize)> = data
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.len()))
+            .chain(
+                current
+                    .and_then(|cm| cm.data.as_ref())
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, _)| !data.contains_key(*k))
+                    .map(|(k, v)| (k.as_str(), v.len())),
+            )
+            .chain(
+                current
+                    .and_then(|cm| cm.binary_data.as_ref())
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.as_str(), v.0.len())),
+            )
+            .collect();
+        let size: usize = sizes.iter().map(|(_, n)| n).sum();
+        if size > CONFIGMAP_DATA_LIMIT {
+            let (largest_key, largest_size) = sizes
                 .iter()
-                .map(|(k, v)| (k.as_str(), v.len()))
-                .chain(
-                    current
-                        .and_then(|cm| cm.data.as_ref())
-                        .into_iter()
-                        .flatten()
-                        .filter(|(k, _)| !data.contains_key(*k))
-                        .map(|(k, v)| (k.as_str(), v.len())),
-                )
-                .chain(
-                    current
-                        .and_then(|cm| cm.binary_data.as_ref())
-                        .into_iter()
-                        .flatten()
-                        .map(|(k, v)| (k.as_str(), v.0.len())),
-                )
-                .collect();
-            let size: usize = sizes.iter().map(|(_, n)| n).sum();
-            if size > CONFIGMAP_DATA_LIMIT {
-                let (largest_key, largest_size) = sizes
-                    .iter()
-                    .max_by_key(|(_, n)| *n)
-                    .map(|(k, n)| (k.to_string(), *n))
-                    .unwrap_or_default();
-                return Err(KubeError::TooLarge {
-                    object: self.object(),
-                    size,
-                    limit: CONFIGMAP_DATA_LIMIT,
-                    largest_key,
-                    largest_size,
-                });
-            }
-            let body = serde_json::json!({
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                // No labels: the chart (Helm) owns the ConfigMap's metadata; pkgrun
-                // owns only its data keys, so neither tool fights over the other's fields.
-                "metadata": {
-                    "name": self.name,
-                    "namespace": self.namespace,
-                },
-                "data": data,
-            });
-            let mut params = PatchParams::apply(FIELD_MANAGER);
-            if self.force {
-                params = params.force();
-            }
-            api.patch(&self.name, &params, &Patch::Apply(&body))
-                .await
-                .map_err(|e| api_error("patch", self.object(), e))?;
-            Ok(ApplyReport {
-                created: existing.is_none(),
-                keys: data.len(),
+                .max_by_key(|(_, n)| *n)
+                .map(|(k, n)| (k.to_string(), *n))
+                .unwrap_or_default();
+            return Err(KubeError::TooLarge {
+                object: self.object(),
                 size,
-            })
+                limit: CONFIGMAP_DATA_LIMIT,
+                largest_key,
+                largest_size,
+            });
+        }
+        let body = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            // No labels: the chart (Helm) owns the ConfigMap's metadata; pkgrun
+            // owns only its data keys, so neither tool fights over the other's fields.
+            "metadata": {
+                "name": self.name,
+                "namespace": self.namespace,
+            },
+            "data": data,
+        });
+        let mut params = PatchParams::apply(FIELD_MANAGER);
+        if self.force {
+            params = params.force();
+        }
+        // Server-side apply of the same body is idempotent: safe to retry.
+        let patch = Patch::Apply(&body);
+        kube.call(|| api.patch(&self.name, &params, &patch))
+            .map_err(|e| api_error("patch", self.object(), e))?;
+        Ok(ApplyReport {
+            created: existing.is_none(),
+            keys: data.len(),
+            size,
         })
     }
 }
@@ -227,7 +225,7 @@ impl Kube {
         };
         let api: Api<ConfigMap> = Api::namespaced(self.client(), namespace);
         let cm = self
-            .block_on(api.get_opt(name))
+            .call(|| api.get_opt(name))
             .map_err(|e| api_error("get", object.clone(), e))?
             .ok_or_else(|| KubeError::NotFound {
                 object: object.clone(),

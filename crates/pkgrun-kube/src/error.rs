@@ -81,6 +81,17 @@ pub enum KubeError {
         source: Box<kube::Error>,
     },
 
+    /// The API server kept answering 429 Too Many Requests or a gateway error
+    /// (502/503/504) until the bounded retries ran out.
+    #[error("cannot {verb} {object}: the Kubernetes API kept answering {code} {reason} until pkgrun's retries ran out: {message}")]
+    Overloaded {
+        verb: &'static str,
+        object: ObjectRef,
+        code: u16,
+        reason: String,
+        message: String,
+    },
+
     /// The object that was read does not exist.
     #[error("{object} does not exist")]
     NotFound { object: ObjectRef },
@@ -113,7 +124,9 @@ impl KubeError {
     /// problems (2); an API server that does not answer, or a wait that ran out, is 5.
     pub fn read_exit_status(&self) -> ExitStatus {
         match self {
-            KubeError::Unreachable { .. } | KubeError::Timeout { .. } => ExitStatus::Unreachable,
+            KubeError::Unreachable { .. }
+            | KubeError::Overloaded { .. }
+            | KubeError::Timeout { .. } => ExitStatus::Unreachable,
             _ => ExitStatus::Usage,
         }
     }
@@ -130,6 +143,7 @@ impl KubeError {
             KubeError::TooLarge { .. } => Some("split the language's packages over several ConfigMaps, or remove keys other tools added to this ConfigMap".into()),
             KubeError::NotFound { .. } => Some("has the layer (`pkgrun layer …`) run and written its state? check the ConfigMap name and --namespace".into()),
             KubeError::Unreachable { .. } => Some("check the kubeconfig's server address (or the in-cluster service) and that the API server is up".into()),
+            KubeError::Overloaded { .. } => Some("the API server is overloaded or its front proxy failing; run the command again later".into()),
             _ => None,
         }
     }
@@ -147,6 +161,13 @@ pub(crate) fn api_error(verb: &'static str, object: ObjectRef, err: kube::Error)
             404 => KubeError::NotFound { object },
             409 if verb == "patch" => KubeError::Conflict {
                 object,
+                message: status.message,
+            },
+            429 | 502..=504 => KubeError::Overloaded {
+                verb,
+                object,
+                code: status.code,
+                reason: status.reason,
                 message: status.message,
             },
             code => KubeError::Api {

@@ -17,7 +17,9 @@ use pkgrun_core::state::{Artifact, PublishOutcome, StateDocument};
 use pkgrun_core::Lang;
 
 use crate::failure::{Failure, FailureKind};
+use crate::health::Probe;
 use crate::http::RegistryHttp;
+use crate::pipeline::Phase;
 
 /// Code that works with any adapter, given the one of a language by
 /// [`crate::with_adapter`] (adapters are generic parameters of a run, not objects).
@@ -33,7 +35,7 @@ pub struct Context<'a> {
     pub env: &'a Resolved,
     /// Scoped to the phase: `packages:<lang>-publish`, `packages:<lang>-smoke`.
     pub log: Logger,
-    pub http: &'a RegistryHttp,
+    pub http: RegistryHttp,
     /// A directory for this run's throwaway files, removed when the run ends.
     pub scratch: &'a Path,
 }
@@ -87,14 +89,26 @@ pub trait Adapter {
     /// trees and environments of this ecosystem (VCS directories are never copied).
     fn skipped_dirs(&self) -> &'static [&'static str];
 
-    /// The tools this adapter runs that are not on `PATH`, each as a problem naming
-    /// the tool and what it is for. Checked during preflight (exit 2).
-    fn missing_tools(&self) -> Vec<String> {
+    /// The tools a `phase` of `config`'s packages will run that are missing (not on
+    /// `PATH`, or lacking a module they need), each as a problem naming the tool and
+    /// what it is for. Checked during preflight (exit 2), before anything is touched;
+    /// [`Phase::Publish`] (`publish` and `run`) needs the build tools and the
+    /// consumers' tools, [`Phase::Smoke`] only the consumers'.
+    fn missing_tools(&self, config: &Config, phase: Phase) -> Vec<String> {
+        let _ = (config, phase);
         Vec::new()
     }
 
     /// The registry URL consumers use, without credentials (recorded in state).
     fn registry_url(&self, env: &Resolved) -> String;
+
+    /// The kind of registry this language publishes to, for people (`pkgrun health`).
+    fn registry_kind(&self) -> &'static str;
+
+    /// `pkgrun health`'s probe: one cheap request to the registry at `base` (its URL
+    /// without a trailing slash) that a registry of this kind answers in a known way;
+    /// `Ok` says what it answered.
+    fn probe_health(&self, http: &RegistryHttp, config: &Config, base: &str) -> Probe;
 
     /// Stamps `job.version`, pins the siblings in `job.workdir` and builds the
     /// package's artifacts. A build that fails is a [`Failure::publish`] whose
@@ -106,12 +120,15 @@ pub trait Adapter {
 
     /// Uploads the build. The same version already in the registry with identical
     /// bytes is `AlreadyPresent`; with other bytes it is a publish failure naming both
-    /// digests.
+    /// digests, unless the adapter finds the same archive contents
+    /// ([`crate::archive::compare`], for backends whose archives are not
+    /// byte-reproducible): then it is `AlreadyPresent` too, and the adapter replaces the
+    /// build's files by the registry's, so the state records what consumers get.
     fn upload(
         &self,
         ctx: &Context,
         job: &BuildJob,
-        build: &Self::Build,
+        build: &mut Self::Build,
     ) -> Result<PublishOutcome, Failure>;
 
     /// Whether `version` of `package` is listed through the URL consumers use.

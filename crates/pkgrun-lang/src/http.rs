@@ -1,14 +1,23 @@
 //! HTTP to registries with bounded retries.
 //!
 //! Every request a runner sends to a registry goes through [`RegistryHttp`]: a
-//! connection refused, a timeout or a 502/503/504 is retried a bounded number of
-//! times with exponential backoff; when the attempts run out the result is a
-//! [`FailureKind::Unreachable`](crate::FailureKind::Unreachable) failure (exit 5).
-//! Any other status is returned to the adapter, which knows what a 401 or a 409
-//! means for its registry. URLs in messages are redacted: credentials never print.
+//! connection refused, a timeout, a 502/503/504 or a 429 is retried a bounded number of
+//! times with exponential backoff (a 429 waits its `Retry-After` seconds instead,
+//! capped), and every wait is logged when the client has a logger; when the attempts
+//! run out the result is a [`FailureKind::Unreachable`](crate::FailureKind::Unreachable)
+//! failure (exit 5). Any other status is returned to the adapter, which knows what a 401
+//! or a 409 means for its registry. URLs in messages are redacted: credentials never print.
+//!
+//! Uploads go through [`RegistryHttp::send_upload`], which never follows a redirect: a
+//! POST answered with 301/302/303 would be followed as a GET whose 200 says nothing
+//! about the upload, so any 3xx answer to an upload is a publish failure (nothing counts
+//! as uploaded). Retrying an upload is safe: every registry pkgrun speaks treats a
+//! re-upload of the same bytes as present (Go registry, devpi) or answers 409, which the
+//! adapters resolve with the shared already-present rule.
 
 use std::time::Duration;
 
+use pkgrun_core::log::Logger;
 use pkgrun_core::secret::RedactedUrl;
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::StatusCode;
@@ -20,6 +29,8 @@ use crate::failure::Failure;
 pub struct RetryPolicy {
     pub attempts: u32,
     pub first_backoff: Duration,
+    /// The longest `Retry-After` of a 429 that is waited as asked.
+    pub max_retry_after: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -27,6 +38,7 @@ impl Default for RetryPolicy {
         RetryPolicy {
             attempts: 4,
             first_backoff: Duration::from_millis(250),
+            max_retry_after: Duration::from_secs(30),
         }
     }
 }
@@ -37,6 +49,10 @@ pub struct Reply {
     pub status: StatusCode,
     pub content_type: Option<String>,
     pub body: Vec<u8>,
+    /// `Retry-After` in seconds, when given.
+    pub retry_after: Option<Duration>,
+    /// `Location`, when given (a redirect).
+    pub location: Option<String>,
 }
 
 impl Reply {
@@ -67,10 +83,22 @@ impl Reply {
 }
 
 /// A blocking HTTP client for registries.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RegistryHttp {
     client: Client,
+    /// The same settings, never following redirects: for uploads.
+    upload_client: Client,
     policy: RetryPolicy,
+    log: Option<Logger>,
+}
+
+impl std::fmt::Debug for RegistryHttp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryHttp")
+            .field("policy", &self.policy)
+            .field("logs_retries", &self.log.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl RegistryHttp {
@@ -81,13 +109,58 @@ impl RegistryHttp {
     /// A client whose requests (connect + answer) end after `deadline`: short for quick
     /// checks such as `pkgrun health`, where a hung registry must not hang the caller.
     pub fn with_deadline(policy: RetryPolicy, deadline: Duration) -> Result<Self, Failure> {
-        let client = Client::builder()
-            .connect_timeout(deadline.min(Duration::from_secs(5)))
-            .timeout(deadline)
-            .user_agent(concat!("pkgrun/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Failure::internal(format!("cannot build the HTTP client: {e}")))?;
-        Ok(RegistryHttp { client, policy })
+        let builder = || {
+            Client::builder()
+                .connect_timeout(deadline.min(Duration::from_secs(5)))
+                .timeout(deadline)
+                .user_agent(concat!("pkgrun/", env!("CARGO_PKG_VERSION")))
+        };
+        let built = |b: reqwest::blocking::ClientBuilder| {
+            b.build()
+                .map_err(|e| Failure::internal(format!("cannot build the HTTP client: {e}")))
+        };
+        Ok(RegistryHttp {
+            client: built(builder())?,
+            upload_client: built(builder().redirect(reqwest::redirect::Policy::none()))?,
+            policy,
+            log: None,
+        })
+    }
+
+    /// Logs every retry and its wait through `log`.
+    pub fn with_logger(mut self, log: Logger) -> Self {
+        self.log = Some(log);
+        self
+    }
+
+    /// Sends an upload built by `build` (see [`RegistryHttp::send`]) without following
+    /// redirects: a 3xx answer is a publish failure naming where it pointed.
+    pub fn send_upload(
+        &self,
+        url: &str,
+        build: impl Fn(&Client) -> RequestBuilder,
+    ) -> Result<Reply, Failure> {
+        let reply = self.send_with(&self.upload_client, url, build)?;
+        if reply.status.is_redirection() {
+            // A relative Location is resolved against the upload URL, then redacted.
+            let to = reply
+                .location
+                .as_deref()
+                .map(|l| {
+                    url::Url::parse(url)
+                        .and_then(|base| base.join(l))
+                        .map(|u| redact(u.as_str()))
+                        .unwrap_or_else(|_| "an unparseable location".into())
+                })
+                .unwrap_or_else(|| "nowhere (no Location header)".into());
+            return Err(Failure::publish(format!(
+                "the registry at {} answered the upload with HTTP {} (a redirect to {to}): nothing was uploaded",
+                redact(url),
+                reply.status.as_u16()
+            ))
+            .with_hint("point the registry URL at the upload endpoint itself (e.g. the redirect's target, or https instead of http)"));
+        }
+        Ok(reply)
     }
 
     /// `GET url` with retries.
@@ -103,13 +176,26 @@ impl RegistryHttp {
         url: &str,
         build: impl Fn(&Client) -> RequestBuilder,
     ) -> Result<Reply, Failure> {
+        self.send_with(&self.client, url, build)
+    }
+
+    fn send_with(
+        &self,
+        client: &Client,
+        url: &str,
+        build: impl Fn(&Client) -> RequestBuilder,
+    ) -> Result<Reply, Failure> {
         let shown = redact(url);
         let mut backoff = self.policy.first_backoff;
         let mut last_problem = String::new();
         for attempt in 1..=self.policy.attempts.max(1) {
-            match build(&self.client).send() {
+            let mut wait = backoff;
+            match build(client).send() {
                 Ok(response) if is_retryable_status(response.status()) => {
                     let reply = read(response, &shown)?;
+                    if let Some(asked) = reply.retry_after {
+                        wait = asked.min(self.policy.max_retry_after);
+                    }
                     last_problem = format!("HTTP {}: {}", reply.status, reply.text_excerpt());
                 }
                 Ok(response) => return read(response, &shown),
@@ -122,7 +208,15 @@ impl RegistryHttp {
                 Err(e) => last_problem = without_url(e),
             }
             if attempt < self.policy.attempts {
-                std::thread::sleep(backoff);
+                if let Some(log) = &self.log {
+                    log.warn(&format!(
+                        "{shown}: {last_problem}; retrying in {:.1}s (attempt {} of {})",
+                        wait.as_secs_f64(),
+                        attempt + 1,
+                        self.policy.attempts
+                    ));
+                }
+                std::thread::sleep(wait);
                 backoff *= 2;
             }
         }
@@ -140,12 +234,33 @@ impl RegistryHttp {
 fn is_retryable_status(status: StatusCode) -> bool {
     matches!(
         status,
-        StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+        StatusCode::TOO_MANY_REQUESTS
+            | StatusCode::BAD_GATEWAY
+            | StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::GATEWAY_TIMEOUT
     )
+}
+
+/// `Retry-After` as delay-seconds (the HTTP-date form is not used by registries here).
+fn retry_after(response: &Response) -> Option<Duration> {
+    let value = response.headers().get(reqwest::header::RETRY_AFTER)?;
+    value
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+        .map(Duration::from_secs)
 }
 
 fn read(response: Response, shown: &str) -> Result<Reply, Failure> {
     let status = response.status();
+    let retry_after = retry_after(&response);
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let content_type = response
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
@@ -162,6 +277,8 @@ fn read(response: Response, shown: &str) -> Result<Reply, Failure> {
         status,
         content_type,
         body,
+        retry_after,
+        location,
     })
 }
 

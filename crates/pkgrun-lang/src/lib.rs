@@ -3,19 +3,24 @@
 //! * [`pipeline`]: what is the same for every language (environment and version
 //!   checks, dependency order, visibility waits, smoke bookkeeping, state writes).
 //! * [`adapter`]: the [`Adapter`] trait each language implements.
+//! * [`cpu_slots`]: how many builds and consumer installs run at once (`--cpu-jobs`).
 //! * [`http`]: registry HTTP with bounded retries (unreachable ⇒ exit 5).
 //! * [`workspace`]: throwaway copies of package directories (the workspace is never
 //!   mutated).
 //! * [`failure`]: failures classified by exit code.
 //! * [`digest`]: sha256, npm integrity and shasum.
 //! * [`existing`]: the shared "already present / other bytes" decision.
+//! * [`archive`]: comparing two archives by contents (re-runs of non-reproducible builds).
 //! * [`tool`]: finding the ecosystem tools on `PATH`.
 //! * [`go`], [`python`], [`ts`]: the adapters, registered once in [`with_adapter`].
 
 pub mod adapter;
+pub mod archive;
+pub mod cpu_slots;
 pub mod digest;
 pub mod existing;
 pub mod failure;
+pub mod health;
 pub mod http;
 pub mod pipeline;
 pub mod tool;

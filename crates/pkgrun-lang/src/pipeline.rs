@@ -8,7 +8,8 @@
 //! whose sibling failed is not published, and a dependent is only built once its
 //! sibling is visible through the URL consumers use. [`Run::smoke`] checks what was
 //! published: the registry's protocol view, a real consumer install and import, and
-//! the upstream probe. State documents are written atomically after publish (smoke
+//! the upstream probe. Builds and consumer checks (the CPU-heavy steps) each hold one of
+//! the process's [`cpu_slots`] while they run. State documents are written atomically after publish (smoke
 //! `not-run`) and again after smoke; a package that failed to publish keeps its
 //! previous state file untouched.
 
@@ -27,6 +28,7 @@ use pkgrun_core::version::{Timestamp, VersionSource};
 use pkgrun_core::Lang;
 
 use crate::adapter::{Adapter, BuildJob, Context, Pin, ProbeEvidence};
+use crate::cpu_slots;
 use crate::failure::{Failure, FailureKind};
 use crate::http::{RegistryHttp, RetryPolicy};
 use crate::workspace;
@@ -83,7 +85,10 @@ pub fn preflight(
             .map(|p| (p.env, Some(p.versions))),
         Phase::Smoke => plan::environment(config, langs, source).map(|env| (env, None)),
     };
-    let missing_tools: Vec<String> = langs.iter().flat_map(|l| missing_tools(*l)).collect();
+    let missing_tools: Vec<String> = langs
+        .iter()
+        .flat_map(|l| missing_tools(*l, config, phase))
+        .collect();
     let result = match (result, missing_tools.is_empty()) {
         (result, true) => result,
         (result, false) => {
@@ -113,16 +118,16 @@ pub fn preflight(
     })
 }
 
-/// The tools a language's adapter needs that are missing from `PATH`.
-fn missing_tools(lang: Lang) -> Vec<String> {
-    struct MissingTools;
-    impl crate::AdapterVisitor for MissingTools {
+/// The tools a language's adapter needs for `phase` that are missing.
+fn missing_tools(lang: Lang, config: &Config, phase: Phase) -> Vec<String> {
+    struct MissingTools<'a>(&'a Config, Phase);
+    impl crate::AdapterVisitor for MissingTools<'_> {
         type Output = Vec<String>;
         fn visit<A: Adapter>(self, adapter: A) -> Vec<String> {
-            adapter.missing_tools()
+            adapter.missing_tools(self.0, self.1)
         }
     }
-    crate::with_adapter(lang, MissingTools)
+    crate::with_adapter(lang, MissingTools(config, phase))
 }
 
 impl<'a, A: Adapter> Run<'a, A> {
@@ -171,13 +176,15 @@ impl<'a, A: Adapter> Run<'a, A> {
     }
 
     fn context(&self, phase: &str) -> Context<'_> {
+        let log = self
+            .logger
+            .scoped(format!("packages:{}-{phase}", self.lang()));
         Context {
             config: self.config,
             env: &self.env,
-            log: self
-                .logger
-                .scoped(format!("packages:{}-{phase}", self.lang())),
-            http: &self.http,
+            // The phase's logger reports the client's retries; the connection pool is shared.
+            http: self.http.clone().with_logger(log.clone()),
+            log,
             scratch: self.scratch.path(),
         }
     }
@@ -269,17 +276,18 @@ impl<'a, A: Adapter> Run<'a, A> {
         let job = self.prepare_job(ctx, package, pins)?;
         let mut durations = BTreeMap::new();
 
-        let step = ctx
-            .log
-            .step(format!("build {} {}", package.name, job.version));
-        let build = finish(step, self.adapter.build(ctx, &job))?;
+        let what = format!("build {} {}", package.name, job.version);
+        let slot = cpu_slots::slots().acquire(&ctx.log, &what);
+        let step = ctx.log.step(what);
+        let mut build = finish(step, self.adapter.build(ctx, &job))?;
+        drop(slot);
         durations.insert("build".to_string(), ms(started.elapsed()));
 
         let upload_started = Instant::now();
         let step = ctx
             .log
             .step(format!("upload {} {}", package.name, job.version));
-        let outcome = finish(step, self.adapter.upload(ctx, &job, &build))?;
+        let outcome = finish(step, self.adapter.upload(ctx, &job, &mut build))?;
         durations.insert("upload".to_string(), ms(upload_started.elapsed()));
 
         let visible_started = Instant::now();
@@ -371,9 +379,12 @@ impl<'a, A: Adapter> Run<'a, A> {
             let protocol = self.check(&ctx, "protocol", &doc, &mut checks, || {
                 self.adapter.check_protocol(&ctx, package, &doc)
             });
+            let what = format!("consumer check {} {}", doc.package, doc.version);
+            let slot = cpu_slots::slots().acquire(&ctx.log, &what);
             let consumer = self.check(&ctx, "consumer", &doc, &mut checks, || {
                 self.adapter.check_consumer(&ctx, package, &doc)
             });
+            drop(slot);
             let mut failures: Vec<Failure> = [protocol, consumer].into_iter().flatten().collect();
             let upstream_probe = probe
                 .as_ref()

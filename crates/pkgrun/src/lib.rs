@@ -21,6 +21,7 @@ use clap::Parser;
 
 /// Parses the command line, runs the command, prints any error, and returns the exit code.
 pub fn run() -> ExitCode {
+    install_panic_hook();
     let cli = cli::Cli::parse();
     let globals = cli.globals();
     let outcome = match commands::dispatch(cli.command, &globals) {
@@ -31,4 +32,34 @@ pub fn run() -> ExitCode {
         commands::Outcome::Status(s) => s.into(),
         commands::Outcome::Code(code) => ExitCode::from(code),
     }
+}
+
+/// A panic is a bug: exit 1, as the contract says, with one `error:` message, whatever
+/// the profile's panic strategy (the release profile aborts, which would end the process
+/// with SIGABRT; the dev profile unwinds to exit 101). The hook runs before either, in
+/// whichever thread panicked, and ends the whole process.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        use std::io::Write as _;
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let backtrace = std::backtrace::Backtrace::capture();
+        let backtrace = match backtrace.status() {
+            std::backtrace::BacktraceStatus::Captured => format!("\n{backtrace}"),
+            _ => String::new(),
+        };
+        let _ = write!(
+            std::io::stderr().lock(),
+            "error: pkgrun hit a bug: {message}{location}{backtrace}\nhint: please report it with the command line and this output (RUST_BACKTRACE=1 adds a backtrace)\n"
+        );
+        std::process::exit(i32::from(pkgrun_core::ExitStatus::Bug.code()))
+    }));
 }

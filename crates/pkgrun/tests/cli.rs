@@ -965,3 +965,105 @@ fn help_teaches_commands_examples_and_environment() {
         ws.pkgrun().args(absent).assert().code(2);
     }
 }
+
+/// Issue 18: a panic is a bug, exit 1 with one `error:` message (not 101, and not SIGABRT
+/// under the release profile's panic=abort: the hook exits before the runtime aborts).
+/// `println!` to a full device panics, a real panic path of every data-printing command.
+#[test]
+fn a_panic_exits_1_with_one_error_message() {
+    let ws = Workspace::new();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    // std's Command: assert_cmd's cannot redirect stdout.
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("pkgrun"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("SOURCE_GIT_SHA", "012345678901ffff")
+        .current_dir(ws.path())
+        .arg("version")
+        .stdout(full)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("error: pkgrun hit a bug: failed printing to stdout"),
+        "{err}"
+    );
+    assert!(err.contains("\nhint: please report it"), "{err}");
+    assert!(!err.contains("panicked at"), "{err}");
+}
+
+/// The contract's environment with loopback registries nobody needs to answer.
+fn with_contract(cmd: &mut Command) -> &mut Command {
+    cmd.env("SOURCE_GIT_SHA", "0123456789abcdef")
+        .env("GO_REGISTRY_URL", "http://127.0.0.1:9")
+        .env("GO_REGISTRY_TOKEN", "t")
+        .env("GONOSUMDB", "example.com/acme")
+        .env(
+            "AMEIDE_PYPI_REPOSITORY_URL",
+            "http://127.0.0.1:9/root/acme/",
+        )
+        .env("AMEIDE_PYPI_USERNAME", "u")
+        .env("AMEIDE_PYPI_PASSWORD", "p")
+        .env("PIP_INDEX_URL", "http://127.0.0.1:9/root/acme/+simple/")
+        .env("NPM_REGISTRY_URL", "http://127.0.0.1:9/")
+        .env("NPM_AUTH_TOKEN", "n")
+}
+
+/// Issue 18: every tool a run needs is checked before anything is touched. On a PATH
+/// with the machine's python3 (no `build` module), node, npm and go, but neither uv nor
+/// pnpm, publishing a pnpm workspace's package and a Python package is exit 2 naming
+/// both, and the workspace is unchanged; smoke-testing needs neither tool.
+#[test]
+fn preflight_names_every_missing_build_tool_before_anything_is_touched() {
+    let python = Path::new("/usr/bin/python3");
+    let probe = Command::new(python)
+        .args(["-c", "import build"])
+        .output()
+        .expect("the machine's /usr/bin/python3 runs");
+    assert!(
+        !probe.status.success(),
+        "test precondition: /usr/bin/python3 must not have the `build` module"
+    );
+    let ws = Workspace::new();
+    ws.write("pnpm-workspace.yaml", "packages:\n  - ts/*\n");
+    let bin = ws.path().join("limited-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["node", "npm", "go"] {
+        let real = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| panic!("{tool} must be on PATH for this test"));
+        std::os::unix::fs::symlink(real, bin.join(tool)).unwrap();
+    }
+    std::os::unix::fs::symlink(python, bin.join("python3")).unwrap();
+    let before = ws.snapshot();
+
+    let out = with_contract(ws.pkgrun().arg("publish"))
+        .env("PATH", &bin)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("uv, or the `build` module for python3"),
+        "{err}"
+    );
+    assert!(
+        err.contains("pnpm (builds and packs @acme/sdk-ts, in a pnpm workspace)"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was touched"), "{err}");
+    assert_eq!(ws.snapshot(), before);
+
+    let out = with_contract(ws.pkgrun().args(["smoke", "python", "ts"]))
+        .env("PATH", &bin)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(!err.contains("uv, or the"), "{err}");
+    assert!(!err.contains("pnpm ("), "{err}");
+}

@@ -24,6 +24,8 @@
 //! * [`workspace`]: [`workspace::example_copy`], [`workspace::tree_digest`] and one `pkgrun`
 //!   command per language with its environment ([`workspace::pkgrun_with_python_env`],
 //!   [`workspace::pkgrun_with_ts_env`]; Go's is [`go::pkgrun_with_go_env`]).
+//! * [`proc_audit`]: [`proc_audit::ProcAudit`], which samples the environment and arguments
+//!   of a command's descendants for secret values while it runs.
 //! * [`forwarder`]: [`TcpForwarder`], a loopback TCP forwarder / CONNECT proxy that a test can
 //!   shut down to make an upstream unreachable.
 
@@ -35,6 +37,7 @@ pub mod go;
 pub mod kube_apiserver;
 pub mod kube_node;
 pub mod paths;
+pub mod proc_audit;
 pub mod process;
 pub mod python;
 pub mod state;

@@ -850,6 +850,123 @@ fn a_fake_registry_answering_503_fails_with_5_after_bounded_retries() -> Result<
     Ok(())
 }
 
+/// A FAKE registry for faults the real one cannot produce on demand: answers each
+/// request with `answer(method, path)` (a whole HTTP response) and records the requests.
+fn fake_registry(
+    answer: fn(&str, &str) -> String,
+) -> Result<(String, std::sync::Arc<std::sync::Mutex<Vec<String>>>)> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let Ok(clone) = stream.try_clone() else {
+                continue;
+            };
+            let mut reader = BufReader::new(clone);
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            let mut parts = request_line.split_whitespace();
+            let (method, path) = (
+                parts.next().unwrap_or("").to_string(),
+                parts.next().unwrap_or("").to_string(),
+            );
+            let mut length = 0usize;
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                line.clear();
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            log.lock().unwrap().push(format!("{method} {path}"));
+            let mut out = stream;
+            let _ = out.write_all(answer(&method, &path).as_bytes());
+        }
+    });
+    Ok((url, seen))
+}
+
+/// Issue 18: a POST answered with a redirect must not count as uploaded (followed as a
+/// GET, its 200 would say nothing about the upload).
+#[test]
+fn an_upload_answered_with_a_redirect_is_not_counted_as_uploaded() -> Result<()> {
+    let (url, seen) = fake_registry(|method, path| {
+        match (method, path) {
+        ("GET", "/landing") => {
+            let body = r#"{"outcome":"uploaded"}"#;
+            format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+        }
+        ("POST", _) => "HTTP/1.1 302 Found\r\nLocation: /landing\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
+        _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
+    }
+    })?;
+    let (_tmp, root) = example_copy()?;
+    let run = pkgrun(&root, &url, "some-token", &["publish", "go"], &[])?;
+    ensure!(run.code == 3, "expected exit 3:\n{run}");
+    ensure!(
+        run.stderr.contains(&format!(
+            "the registry at {url}/upload answered the upload with HTTP 302 (a redirect to {url}/landing): nothing was uploaded"
+        )),
+        "{run}"
+    );
+    let requests = seen.lock().unwrap().clone();
+    ensure!(
+        !requests.iter().any(|r| r == "GET /landing"),
+        "the redirect was followed: {requests:?}"
+    );
+    ensure!(
+        !state_path(&root, "ameide-telemetry-go").exists(),
+        "state written"
+    );
+    Ok(())
+}
+
+/// Issue 18: 429 with `Retry-After` is retried after the asked wait, each wait is logged,
+/// and when the attempts run out it is exit 5 naming the registry.
+#[test]
+fn a_registry_answering_429_is_retried_after_its_retry_after_then_exit_5() -> Result<()> {
+    let (url, seen) = fake_registry(|_, _| {
+        let text = "slow down";
+        format!("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}", text.len())
+    })?;
+    let (_tmp, root) = example_copy()?;
+    let run = pkgrun(&root, &url, "some-token", &["publish", "go"], &[])?;
+    ensure!(run.code == 5, "expected exit 5:\n{run}");
+    ensure!(
+        run.stderr.contains(&format!(
+            "registry at {url}/upload did not answer after 4 attempts"
+        )),
+        "{run}"
+    );
+    for attempt in 2..=4 {
+        let wait = format!("retrying in 1.0s (attempt {attempt} of 4)");
+        ensure!(
+            run.stderr
+                .lines()
+                .any(|l| l.starts_with("[packages:go-publish] ")
+                    && l.contains(" warn ")
+                    && l.contains("HTTP 429")
+                    && l.ends_with(&wait)),
+            "no logged wait `{wait}`:\n{run}"
+        );
+    }
+    ensure!(
+        seen.lock().unwrap().len() == 4,
+        "{:?}",
+        seen.lock().unwrap()
+    );
+    ensure!(
+        !state_path(&root, "ameide-telemetry-go").exists(),
+        "state written"
+    );
+    Ok(())
+}
+
 #[test]
 #[allow(clippy::print_stderr)]
 fn run_go_through_athens() -> Result<()> {

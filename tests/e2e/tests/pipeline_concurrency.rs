@@ -265,3 +265,71 @@ fn a_terminal_gets_one_live_line_per_language_and_ci_gets_plain_lines() -> Resul
     assert!(screen.contains("[packages:go-publish]"), "{screen}");
     Ok(())
 }
+
+/// The CPU-heavy steps (builds, consumer checks) hold one slot each: with `--cpu-jobs 1`
+/// the log never shows two of them open at once, across languages, and the one that had
+/// to wait says so. Go publishes in a blink and then builds its consumer while the
+/// TypeScript build (pnpm install + tsc) is still running, so without the bound they
+/// overlap.
+#[test]
+fn cpu_jobs_1_never_runs_two_builds_or_consumer_checks_at_once() -> Result<()> {
+    // Upstream on, as the main job runs it: the smoke's upstream probe goes through it.
+    let registry = GoRegistry::start(GoRegistryOptions {
+        upstream_from_go_env: true,
+        private: vec![pkgrun_e2e::go::EXAMPLE_PRIVATE_PREFIX.to_string()],
+        ..GoRegistryOptions::default()
+    })?;
+    let verdaccio = pkgrun_e2e::Verdaccio::start()?;
+    let ws = example()?;
+    let home = tempfile::tempdir()?;
+    let mut cmd = pkgrun_with_go_env(ws.path(), registry.url(), registry.token());
+    let out = cmd
+        .env("PATH", pkgrun_e2e::workspace::tools_path())
+        .env("HOME", home.path())
+        .env("NPM_REGISTRY_URL", verdaccio.url())
+        .env("NPM_AUTH_TOKEN", verdaccio.token())
+        .env_remove("AMEIDE_TS_SDK_VERSION")
+        .env_remove("CI")
+        .args(["run", "--progress", "plain", "--cpu-jobs", "1", "go", "ts"])
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let most = most_heavy_steps_open(&stderr);
+    assert_eq!(most, 1, "builds/consumer checks overlapped:\n{stderr}");
+    assert!(
+        stderr.contains("waiting for a CPU slot (1 of 1 busy"),
+        "no step waited for the single slot:\n{stderr}"
+    );
+    Ok(())
+}
+
+/// The most builds and consumer checks open at once in a log: a `step build <pkg> <v>`
+/// or `step consumer check <pkg> <v>` line opens one, its `ok`/`fail` line closes it.
+fn most_heavy_steps_open(stderr: &str) -> usize {
+    let mut open = std::collections::BTreeSet::new();
+    let mut most = 0;
+    for line in stderr.lines() {
+        let Some(rest) = line.split_once("Z ").map(|(_, r)| r) else {
+            continue;
+        };
+        let (word, step) = rest.split_at(rest.len().min(5));
+        // The pipeline's own steps, not the adapters' inner ones (`build script of …`).
+        let heavy = (step.starts_with("build ") && !step.starts_with("build script of "))
+            || step.starts_with("consumer check ");
+        if !heavy {
+            continue;
+        }
+        let step = step.split(" (took").next().unwrap_or(step).to_string();
+        match word {
+            "step " => {
+                open.insert(step);
+                most = most.max(open.len());
+            }
+            "ok   " | "fail " => {
+                open.remove(&step);
+            }
+            _ => {}
+        }
+    }
+    most
+}

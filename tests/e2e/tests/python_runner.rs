@@ -465,6 +465,83 @@ fn override_version_reupload_identical_conflict_and_build_failure() -> Result<()
     Ok(())
 }
 
+/// Issue 18: a release override re-published from the same sources by a build whose bytes
+/// differ (another `SOURCE_DATE_EPOCH`, as a backend that writes the build time would make
+/// them) is `already-present` by the archives' contents; the state records the registry's
+/// files (so the smoke's digest check passes); a real change is still refused.
+#[test]
+fn a_rebuild_with_other_bytes_but_the_same_contents_is_already_present() -> Result<()> {
+    let devpi = Devpi::start()?;
+    let (_tmp, root) = example_copy()?;
+    let first = pkgrun(
+        &root,
+        &devpi,
+        &["publish", "python"],
+        &[
+            ("AMEIDE_PYTHON_SDK_VERSION", "1.6.0"),
+            ("SOURCE_DATE_EPOCH", "315532800"),
+        ],
+    )?;
+    ensure!(first.code == 0, "first publish failed:\n{first}");
+    let first_doc = read_state(&root, "ameide-telemetry-python")?;
+
+    let second = pkgrun(
+        &root,
+        &devpi,
+        &["run", "python"],
+        &[
+            ("AMEIDE_PYTHON_SDK_VERSION", "1.6.0"),
+            ("SOURCE_DATE_EPOCH", "946684800"),
+        ],
+    )?;
+    ensure!(
+        second.code == 0,
+        "re-run with other bytes failed:\n{second}"
+    );
+    assert!(
+        second.stderr.contains("with other bytes")
+            && second.stderr.contains("but the same contents"),
+        "the rebuild's bytes did not differ, or were not compared by contents:\n{second}"
+    );
+    for key in ["ameide-telemetry-python", "ameide-sdk-python"] {
+        let doc = read_state(&root, key)?;
+        assert_eq!(doc["publish"]["outcome"], "already-present", "{doc:#}");
+        assert_eq!(doc["smoke"]["status"], "passed", "{doc:#}");
+    }
+    assert_eq!(
+        artifacts(&read_state(&root, "ameide-telemetry-python")?),
+        artifacts(&first_doc),
+        "the state must record the registry's files"
+    );
+    for project in ["ameide-telemetry", "ameide-sdk"] {
+        let files = index_files(&devpi, project)?;
+        assert_eq!(files.len(), 2, "nothing new uploaded: {project}: {files:?}");
+    }
+
+    let module = root.join("packages/ameide_telemetry_python/src/ameide_telemetry/__init__.py");
+    let mut text = std::fs::read_to_string(&module)?;
+    text.push_str("\nCHANGED = True\n");
+    std::fs::write(&module, text)?;
+    let third = pkgrun(
+        &root,
+        &devpi,
+        &["publish", "python"],
+        &[
+            ("AMEIDE_PYTHON_SDK_VERSION", "1.6.0"),
+            ("SOURCE_DATE_EPOCH", "315532800"),
+        ],
+    )?;
+    assert_eq!(third.code, 3, "{third}");
+    // The sdist's first difference is the changed module itself.
+    assert!(
+        third.stderr.contains(
+            "the contents differ: ameide_telemetry-1.6.0/src/ameide_telemetry/__init__.py differs (content)"
+        ),
+        "{third}"
+    );
+    Ok(())
+}
+
 /// Issue 17: packages on a beta line (`version = "0.4.0b2"`) publish snapshots
 /// `0.4.0b2.dev<ts>+g<sha12>` that devpi takes and the smoke's fresh venv installs with
 /// pip; the dependent is pinned to its sibling's snapshot.

@@ -572,7 +572,7 @@ fn which(name: &str) -> Result<PathBuf> {
 }
 
 #[test]
-fn pnpm_workspace_without_pnpm_on_path_fails_naming_the_reason() -> Result<()> {
+fn pnpm_workspace_without_pnpm_on_path_fails_preflight_naming_the_reason() -> Result<()> {
     let verdaccio = Verdaccio::start()?;
     let ws = Workspace::new()?;
     // A PATH with node and npm only (what preflight requires), so no pnpm anywhere.
@@ -586,15 +586,18 @@ fn pnpm_workspace_without_pnpm_on_path_fails_naming_the_reason() -> Result<()> {
         .map(|(k, v)| (k, v.to_owned()))
         .collect::<Vec<_>>();
     e.push(("PATH", bin.display().to_string()));
+    // Issue 18: preflight finds it (exit 2) before anything is built or published.
     let run = ws
         .pkgrun(&["publish", "ts"], &pairs(&e))?
-        .expect(3, "publish a pnpm workspace without pnpm")?;
+        .expect(2, "publish a pnpm workspace without pnpm")?;
     assert!(
-        run.stderr
-            .contains("pnpm workspace, but pnpm is not on PATH"),
+        run.stderr.contains(&format!(
+            "pnpm (builds and packs {TELEMETRY}, {SDK}, in a pnpm workspace): none of pnpm found on PATH"
+        )),
         "{}",
         run.stderr
     );
+    assert!(run.stderr.contains("nothing was touched"), "{}", run.stderr);
     assert!(ws.state_bytes().is_empty());
     Ok(())
 }

@@ -8,7 +8,7 @@
 //! * [`registry`]: `POST <GO_REGISTRY_URL>/upload` with the bearer token (a 409 goes
 //!   through the shared [`crate::existing`] decision) and visibility through `/@v/list`.
 //! * [`smoke`]: the protocol check (list, `.info`, `.mod`, `.zip`, `h1:`), and the real
-//!   `go` command in a fresh GOPATH/GOMODCACHE/GOCACHE: the
+//!   `go` command in a fresh GOPATH/GOMODCACHE (the build cache is shared): the
 //!   consumer check (`go get`, `go build`, run) and the upstream probe (two
 //!   `go mod download`s with two empty module caches, with the registry's cache
 //!   counters as evidence).
@@ -20,7 +20,7 @@ mod build;
 mod registry;
 mod smoke;
 
-use pkgrun_core::config::Package;
+use pkgrun_core::config::{Config, Package};
 use pkgrun_core::ecosystem::go as eco;
 use pkgrun_core::env::Resolved;
 use pkgrun_core::state::{Artifact, ArtifactKind, PublishOutcome, StateDocument};
@@ -29,6 +29,8 @@ use pkgrun_core::Lang;
 use crate::adapter::{Adapter, BuildJob, Context, ProbeEvidence};
 use crate::digest::sha256_hex;
 use crate::failure::Failure;
+use crate::health::Probe;
+use crate::http::RegistryHttp;
 
 pub use build::GoBuild;
 
@@ -57,7 +59,8 @@ impl Adapter for Go {
         &[]
     }
 
-    fn missing_tools(&self) -> Vec<String> {
+    fn missing_tools(&self, _: &pkgrun_core::Config, _: crate::Phase) -> Vec<String> {
+        // The build is pkgrun's own (module zip); the consumer smoke runs the go command.
         let go = smoke::go_program();
         crate::tool::require_one_of(&[&go], "the go command (set PKGRUN_GO to use another one)")
             .into_iter()
@@ -68,6 +71,14 @@ impl Adapter for Go {
         env.url(ENV_URL)
             .map(|u| u.base_without_slash())
             .unwrap_or_default()
+    }
+
+    fn registry_kind(&self) -> &'static str {
+        "go module registry"
+    }
+
+    fn probe_health(&self, http: &RegistryHttp, config: &Config, base: &str) -> Probe {
+        registry::probe_health(http, config, base)
     }
 
     fn build(&self, ctx: &Context, job: &BuildJob) -> Result<GoBuild, Failure> {
@@ -100,7 +111,7 @@ impl Adapter for Go {
         &self,
         ctx: &Context,
         _job: &BuildJob,
-        build: &GoBuild,
+        build: &mut GoBuild,
     ) -> Result<PublishOutcome, Failure> {
         registry::upload(ctx, build)
     }

@@ -3,8 +3,9 @@
 //! registry, as a downstream service uses it.
 //!
 //! Every go command here runs in a fresh environment under the run's scratch
-//! directory: empty GOPATH and GOMODCACHE per check, an empty GOCACHE per run (build
-//! results only; shared by the run's checks so the standard library compiles once); `GOPROXY=<GO_REGISTRY_URL>` (and
+//! directory: empty GOPATH and GOMODCACHE per check, and the machine's Go build cache
+//! (compiled packages keyed by content, never module versions: see [`build_cache`]);
+//! `GOPROXY=<GO_REGISTRY_URL>` (and
 //! nothing else, so a module the registry does not serve fails instead of being
 //! fetched around it); `GONOSUMDB` from the environment contract (the private prefixes
 //! are not looked up in the checksum database, everything else still is: GOSUMDB is
@@ -51,6 +52,39 @@ pub(crate) fn go_program() -> String {
         .unwrap_or_else(|| "go".to_string())
 }
 
+/// The Go build cache of the consumer checks: the machine's own (`$GOCACHE`, else the go
+/// command's default under the user cache directory) when it is writable, else one under
+/// the run's scratch directory.
+///
+/// Sharing it is safe: the build cache holds only compiled packages keyed by the hash of
+/// their inputs, so it never decides which module version a check uses (that is the
+/// module cache's job, and that one stays fresh per check). Not sharing it made every run
+/// compile the standard library again (~16 s of a Go smoke check).
+fn build_cache(ctx: &Context) -> PathBuf {
+    shared_build_cache(|key| std::env::var_os(key))
+        .unwrap_or_else(|| ctx.scratch.join("go-build-cache"))
+}
+
+/// Where the go command keeps its build cache for this environment, if it can write
+/// there. `GOCACHE=off` (or a cache that cannot be created) means none.
+fn shared_build_cache(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<PathBuf> {
+    let set = |key: &str| var(key).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let dir = match set("GOCACHE") {
+        Some(dir) if dir.as_os_str() == "off" => return None,
+        Some(dir) => dir,
+        // The go command's default: os.UserCacheDir()/go-build.
+        None => set("XDG_CACHE_HOME")
+            .or_else(|| set("HOME").map(|home| home.join(".cache")))?
+            .join("go-build"),
+    };
+    if !dir.is_absolute() {
+        return None;
+    }
+    fs_err::create_dir_all(&dir).ok()?;
+    tempfile::tempfile_in(&dir).ok()?;
+    Some(dir)
+}
+
 /// A fresh Go environment under the scratch directory.
 struct GoEnv {
     root: PathBuf,
@@ -80,10 +114,7 @@ impl GoEnv {
             .current_dir(self.work())
             .env("GOPATH", &gopath)
             .env("GOMODCACHE", gopath.join("pkg/mod"))
-            // One build cache per run, shared by its consumer checks: it only holds
-            // compiled packages keyed by their content, never decides which module
-            // version is used, and saves compiling the standard library per package.
-            .env("GOCACHE", ctx.scratch.join("go-build-cache"))
+            .env("GOCACHE", build_cache(ctx))
             .env("GONOSUMDB", nosumdb)
             .env("GOFLAGS", "-mod=mod")
             .env("GOWORK", "off")
@@ -124,25 +155,28 @@ fn run(
     cmd: &StepCommand,
     kind: FailureKind,
 ) -> Result<pkgrun_core::process::Output, Failure> {
-    ctx.run(cmd, kind).map_err(|f| {
-        let Some(url) = ctx.env.url(ENV_URL).filter(|u| u.has_credentials()) else {
-            return f;
-        };
-        let url = url.expose();
-        let mut secrets: Vec<String> = vec![url.username().to_string()];
-        secrets.extend(url.password().map(str::to_string));
-        let scrub = |text: String| {
-            secrets.iter().filter(|s| !s.is_empty()).fold(text, |t, s| {
-                t.replace(&format!("{s}:"), "***:")
-                    .replace(&format!("{s}@"), "***@")
-            })
-        };
-        Failure {
-            message: scrub(f.message),
-            detail: f.detail.map(scrub),
-            ..f
-        }
-    })
+    ctx.run(cmd, kind).map_err(|f| scrub(ctx, f))
+}
+
+/// The failure with the registry URL's user name and password replaced by `***`.
+fn scrub(ctx: &Context, f: Failure) -> Failure {
+    let Some(url) = ctx.env.url(ENV_URL).filter(|u| u.has_credentials()) else {
+        return f;
+    };
+    let url = url.expose();
+    let mut secrets: Vec<String> = vec![url.username().to_string()];
+    secrets.extend(url.password().map(str::to_string));
+    let hide = |text: String| {
+        secrets.iter().filter(|s| !s.is_empty()).fold(text, |t, s| {
+            t.replace(&format!("{s}:"), "***:")
+                .replace(&format!("{s}@"), "***@")
+        })
+    };
+    Failure {
+        message: hide(f.message),
+        detail: f.detail.map(hide),
+        ..f
+    }
 }
 
 /// `go get` the published version in an empty module, build a program importing every
@@ -347,12 +381,16 @@ fn read_counters(ctx: &Context, base: &str) -> Option<Counters> {
 fn download(ctx: &Context, label: &str, target: &str) -> Result<(u64, String), Failure> {
     let env = GoEnv::new(ctx, &format!("go-probe-{label}"))?;
     let started = Instant::now();
-    let output = run(
-        ctx,
-        &env.command(ctx, format!("go mod download {target} ({label} fetch)"))?
-            .args(["mod", "download", "-json", target]),
-        FailureKind::Smoke,
-    )?;
+    // The go command prints one JSON object (with `Error` when it failed): turned into
+    // one message here instead of echoed line by line.
+    let cmd = env
+        .command(ctx, format!("go mod download {target} ({label} fetch)"))?
+        .args(["mod", "download", "-json", target])
+        .hide_output_on_failure();
+    let output = match pkgrun_core::process::run_step(&ctx.log, &cmd) {
+        Ok(output) => output,
+        Err(e) => return Err(scrub(ctx, download_failure(target, &e))),
+    };
     let took = started.elapsed().as_millis().try_into().unwrap_or(u64::MAX);
     let json: serde_json::Value = serde_json::from_str(&output.stdout()).map_err(|e| {
         Failure::smoke(format!("go mod download {target} printed no JSON"))
@@ -367,6 +405,23 @@ fn download(ctx: &Context, label: &str, target: &str) -> Result<(u64, String), F
         .unwrap_or_default()
         .to_string();
     Ok((took, sum))
+}
+
+/// A failed `go mod download -json` as one message: the `Error` of the JSON it printed
+/// on stdout, else its stderr (e.g. a usage error), else how it ended.
+fn download_failure(target: &str, e: &pkgrun_core::process::ProcessError) -> Failure {
+    let failure = Failure::smoke(format!("go mod download {target} failed"));
+    let Some(output) = e.output() else {
+        return failure.with_detail(e.to_string());
+    };
+    let from_json = serde_json::from_str::<serde_json::Value>(&output.stdout())
+        .ok()
+        .and_then(|j| j.get("Error")?.as_str().map(str::to_string));
+    let stderr = output.stderr();
+    let detail = from_json
+        .or_else(|| (!stderr.trim().is_empty()).then(|| stderr.trim().to_string()))
+        .unwrap_or_else(|| e.to_string());
+    failure.with_detail(detail)
 }
 
 /// Fetches `target` (`module@version`) twice through the registry.
@@ -568,6 +623,43 @@ fn recorded<'d>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pkgrun_core::process::{ChildExit, Line, Output, ProcessError, Stream};
+
+    /// Issue 18: a failing `go mod download -json` is one message, not its JSON lines.
+    #[test]
+    fn a_failed_download_is_one_message_from_the_json_error() {
+        let stdout = [
+            "{",
+            "\t\"Path\": \"github.com/google/uuid\",",
+            "\t\"Version\": \"v1.6.0\",",
+            "\t\"Error\": \"github.com/google/uuid@v1.6.0: reading http://127.0.0.1:9/github.com/google/uuid/@v/v1.6.0.info: 502 Bad Gateway\"",
+            "}",
+        ];
+        let lines = stdout
+            .iter()
+            .map(|t| Line {
+                stream: Stream::Stdout,
+                text: t.to_string(),
+            })
+            .collect();
+        let err = ProcessError::Failed {
+            name: "go mod download".into(),
+            exit: ChildExit::Code(1),
+            output: Output {
+                lines,
+                duration: Duration::ZERO,
+            },
+        };
+        let f = download_failure("github.com/google/uuid@v1.6.0", &err);
+        assert_eq!(
+            f.message,
+            "go mod download github.com/google/uuid@v1.6.0 failed"
+        );
+        assert_eq!(
+            f.detail.as_deref(),
+            Some("github.com/google/uuid@v1.6.0: reading http://127.0.0.1:9/github.com/google/uuid/@v/v1.6.0.info: 502 Bad Gateway")
+        );
+    }
 
     #[test]
     fn counters_are_summed_over_labels() {
@@ -589,5 +681,53 @@ mod tests {
         assert_eq!(go_sum_h1(sum, "m", "v1").as_deref(), Some("h1:zip="));
         assert_eq!(go_sum_h1(sum, "m", "v1/go.mod").as_deref(), Some("h1:mod="));
         assert_eq!(go_sum_h1(sum, "m", "v2"), None);
+    }
+
+    fn vars<'a>(
+        pairs: &'a [(&'a str, &'a str)],
+    ) -> impl Fn(&str) -> Option<std::ffi::OsString> + 'a {
+        move |key| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| std::ffi::OsString::from(v))
+        }
+    }
+
+    #[test]
+    fn build_cache_follows_the_go_command_defaults() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_str().unwrap();
+        let explicit = format!("{root}/explicit");
+        let xdg = format!("{root}/xdg");
+        assert_eq!(
+            shared_build_cache(vars(&[("GOCACHE", &explicit), ("HOME", root)])),
+            Some(PathBuf::from(&explicit))
+        );
+        assert_eq!(
+            shared_build_cache(vars(&[("XDG_CACHE_HOME", &xdg), ("HOME", root)])),
+            Some(PathBuf::from(&xdg).join("go-build"))
+        );
+        assert_eq!(
+            shared_build_cache(vars(&[("GOCACHE", ""), ("HOME", root)])),
+            Some(tmp.path().join(".cache/go-build"))
+        );
+        assert!(tmp.path().join(".cache/go-build").is_dir());
+    }
+
+    #[test]
+    fn no_shared_build_cache_when_off_relative_unset_or_unwritable() {
+        assert_eq!(shared_build_cache(vars(&[("GOCACHE", "off")])), None);
+        assert_eq!(shared_build_cache(vars(&[("GOCACHE", "rel/cache")])), None);
+        assert_eq!(shared_build_cache(vars(&[])), None);
+        // A file where the cache directory would be: it cannot be created.
+        let tmp = tempfile::tempdir().unwrap();
+        let blocked = tmp.path().join("file");
+        fs_err::write(&blocked, "").unwrap();
+        let inside = blocked.join("cache");
+        assert_eq!(
+            shared_build_cache(vars(&[("GOCACHE", inside.to_str().unwrap())])),
+            None
+        );
     }
 }

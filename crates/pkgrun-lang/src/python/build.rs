@@ -24,10 +24,21 @@ pub(crate) fn build(ctx: &Context, job: &BuildJob) -> Result<PythonBuild, Failur
     let env = PyEnv::from(ctx)?;
     // The build resolves its backend (hatchling, setuptools, …) through the index:
     // an index that is down is "registry unreachable" (exit 5), not a failed build.
-    // The package's own project page is small (the index root of a mirroring index
-    // lists every upstream project); any HTTP answer, 404 included, means it is up.
-    let page = index::project_page_url(env.index.expose(), &job.package.name);
-    ctx.http.get(page.as_str())?;
+    // A HEAD of the index server's root names no project (see `server_root_url`);
+    // any HTTP answer, 404 included, means it is up. It is a logged step: with retries
+    // it can take a while.
+    let root = index::server_root_url(env.index.expose());
+    let step = ctx.log.step(format!(
+        "check that the index server {} answers",
+        index::server_root_url(&env.index.without_credentials())
+    ));
+    match ctx.http.send(root.as_str(), |c| c.head(root.as_str())) {
+        Ok(_) => drop(step.ok()),
+        Err(e) => {
+            step.fail(&e.message);
+            return Err(e);
+        }
+    }
     stamp(job)?;
     let out = ctx.scratch_dir(&format!("dist-{}", job.package.state_key))?;
     ctx.run(&build_command(job, &out, &env), FailureKind::Publish)

@@ -9,6 +9,9 @@
 use pkgrun_core::manifest::normalize_python_name;
 use url::Url;
 
+use crate::health::{self, Probe};
+use crate::http::RegistryHttp;
+
 /// The media type of PEP 691 JSON pages.
 pub const JSON_MEDIA_TYPE: &str = "application/vnd.pypi.simple.v1+json";
 
@@ -34,6 +37,18 @@ pub fn project_page_url(simple_url: &Url, name: &str) -> Url {
     base.set_fragment(None);
     base.join(&format!("{}/", normalize_python_name(name)))
         .expect("a normalized project name is a valid relative URL")
+}
+
+/// The root (`/`) of the server at `index_url`: the cheapest request that proves the
+/// server answers, without naming any project (a mirroring index forwards project
+/// pages it does not hold upstream, which would send a private name to the public
+/// index).
+pub fn server_root_url(index_url: &Url) -> Url {
+    let mut root = index_url.clone();
+    root.set_path("/");
+    root.set_query(None);
+    root.set_fragment(None);
+    root
 }
 
 /// Files of a PEP 691 JSON project page.
@@ -175,6 +190,21 @@ pub fn same_version(a: &str, b: &str) -> bool {
     }
 }
 
+/// devpi describes itself at `<index>/+api` as `{"type": "apiconfig", …}`.
+pub(crate) fn probe_health(http: &RegistryHttp, base: &str) -> Probe {
+    let reply = health::get(http, &format!("{base}/+api"))?;
+    let is_apiconfig = reply.is_success()
+        && reply
+            .json()
+            .ok()
+            .is_some_and(|v| v.get("type").and_then(|t| t.as_str()) == Some("apiconfig"));
+    if is_apiconfig {
+        Ok("+api answered its apiconfig".into())
+    } else {
+        Err(health::unexpected("+api", &reply))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +224,15 @@ mod tests {
         assert_eq!(
             project_page_url(&no_slash, "a.b").as_str(),
             "http://h/simple/a-b/"
+        );
+    }
+
+    #[test]
+    fn the_reachability_request_names_no_project() {
+        let index = Url::parse("http://u:p@127.0.0.1:3141/root/ameide/+simple/?x=1").unwrap();
+        assert_eq!(
+            server_root_url(&index).as_str(),
+            "http://u:p@127.0.0.1:3141/"
         );
     }
 

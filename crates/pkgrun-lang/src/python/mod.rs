@@ -30,7 +30,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pkgrun_core::config::Package;
+use pkgrun_core::config::{Config, Package};
 use pkgrun_core::ecosystem::python as eco;
 use pkgrun_core::env::Resolved;
 use pkgrun_core::process::StepCommand;
@@ -40,6 +40,8 @@ use pkgrun_core::Lang;
 
 use crate::adapter::{Adapter, BuildJob, Context, ProbeEvidence};
 use crate::failure::Failure;
+use crate::health::Probe;
+use crate::http::RegistryHttp;
 
 use self::metadata::CoreMetadata;
 
@@ -164,15 +166,35 @@ impl Adapter for Python {
         Lang::Python
     }
 
-    fn missing_tools(&self) -> Vec<String> {
-        // The build runs `uv build`, or `python -m build` without uv; venvs and pip
-        // installs need the interpreter in any case.
-        crate::tool::require_one_of(
+    fn missing_tools(&self, _: &pkgrun_core::Config, phase: crate::Phase) -> Vec<String> {
+        // The build runs `uv build`, or `python -m build` without uv; the consumer smoke
+        // makes a venv and installs into it with the interpreter's pip.
+        if let Some(missing) = crate::tool::require_one_of(
             &["python3", "python"],
             "a Python interpreter (builds, venvs and pip)",
-        )
-        .into_iter()
-        .collect()
+        ) {
+            return vec![missing];
+        }
+        let python = python_program();
+        let lacks = |modules: &str| {
+            let probe = StepCommand::new("python module probe", &python)
+                .args(["-c", &format!("import {modules}")])
+                .timeout(Duration::from_secs(30));
+            !pkgrun_core::process::succeeds_quietly(&probe)
+        };
+        let name = python.to_string_lossy();
+        let mut missing = Vec::new();
+        if phase == crate::Phase::Publish && find_on_path("uv").is_none() && lacks("build") {
+            missing.push(format!(
+                "uv, or the `build` module for {name} (builds wheels and sdists): neither uv is on PATH nor can {name} import build"
+            ));
+        }
+        if lacks("venv, pip") {
+            missing.push(format!(
+                "the `venv` and `pip` modules of {name} (the consumer smoke installs into a fresh venv)"
+            ));
+        }
+        missing
     }
 
     fn skipped_dirs(&self) -> &'static [&'static str] {
@@ -194,6 +216,14 @@ impl Adapter for Python {
         env.url(eco::PIP_INDEX_URL.name)
             .map(|u| u.without_credentials().to_string())
             .unwrap_or_default()
+    }
+
+    fn registry_kind(&self) -> &'static str {
+        "devpi"
+    }
+
+    fn probe_health(&self, http: &RegistryHttp, _config: &Config, base: &str) -> Probe {
+        index::probe_health(http, base)
     }
 
     fn build(&self, ctx: &Context, job: &BuildJob) -> Result<PythonBuild, Failure> {
@@ -220,7 +250,7 @@ impl Adapter for Python {
         &self,
         ctx: &Context,
         job: &BuildJob,
-        build: &PythonBuild,
+        build: &mut PythonBuild,
     ) -> Result<PublishOutcome, Failure> {
         registry::upload(ctx, &PyEnv::from(ctx)?, job, build)
     }

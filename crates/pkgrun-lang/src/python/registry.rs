@@ -4,7 +4,10 @@
 //!
 //! Before uploading, the project page of the consumers' index is read: a file of this
 //! build that is already listed with the same sha256 is not sent again, one listed with
-//! another sha256 is a conflict naming both digests (versions are immutable). Only the
+//! another sha256 is downloaded and compared by contents ([`crate::archive`]: setuptools'
+//! sdists carry the build time): the same contents count as already present (the state
+//! then records the registry's file), other contents are a conflict naming both digests
+//! and the first difference (versions are immutable). Only the
 //! missing files are uploaded, so a run that died between the wheel and the sdist
 //! completes on the next run. devpi's own answers agree (checked against
 //! devpi-server 6.20 on a non-volatile index): an identical file is `200 Upload of
@@ -21,6 +24,8 @@ use reqwest::StatusCode;
 use super::index::{self, IndexFile, JSON_MEDIA_TYPE};
 use super::{BuiltFile, PyEnv, PythonBuild};
 use crate::adapter::{BuildJob, Context};
+use crate::archive;
+use crate::digest::sha256_hex;
 use crate::existing::{self, Decision, Held};
 use crate::failure::Failure;
 
@@ -78,6 +83,55 @@ fn conflict_failure(job: &BuildJob, conflicts: &[String]) -> Failure {
     .with_hint("published versions are immutable: unset the version override to publish a new snapshot, or publish the exact sources that produced the existing files")
 }
 
+/// The decision for one built file from the index's listing: absent is uploaded; listed
+/// without a sha256 is never taken for identical bytes (the shared rule of
+/// [`existing::decide`]), so it is refused as a conflict rather than assumed published.
+fn listed_decision(file: &BuiltFile, listed: &[IndexFile]) -> Decision {
+    match listed.iter().find(|e| e.filename == file.filename) {
+        None => Decision::Upload,
+        Some(entry) => decide(
+            file,
+            entry.sha256.as_deref(),
+            "unknown (the index lists the file without a sha256)",
+        ),
+    }
+}
+
+/// For a file the index holds with another sha256: the registry's bytes when its archive
+/// has the same contents as ours ([`archive::compare`]), else why not. The download is
+/// checked against the listed sha256 first.
+fn held_with_same_contents(
+    ctx: &Context,
+    file: &BuiltFile,
+    listed: &[IndexFile],
+) -> Result<Result<Vec<u8>, String>, Failure> {
+    let Some(entry) = listed.iter().find(|e| e.filename == file.filename) else {
+        return Ok(Err("not listed".into()));
+    };
+    let (Some(listed_sha), Some(format)) = (&entry.sha256, archive::Format::of(&file.filename))
+    else {
+        return Ok(Err("its contents cannot be compared".into()));
+    };
+    let reply = ctx.http.get(entry.url.as_str())?;
+    if !reply.is_success() {
+        return Ok(Err(format!(
+            "downloading it to compare contents answered HTTP {}",
+            reply.status.as_u16()
+        )));
+    }
+    if &sha256_hex(&reply.body) != listed_sha {
+        return Ok(Err(format!(
+            "the index serves other bytes (sha256 {}) than it lists",
+            sha256_hex(&reply.body)
+        )));
+    }
+    Ok(match archive::compare(format, &file.bytes, &reply.body) {
+        Ok(archive::Comparison::SameContents) => Ok(reply.body),
+        Ok(archive::Comparison::Differs(what)) => Err(format!("the contents differ: {what}")),
+        Err(e) => Err(format!("the archives cannot be compared: {e}")),
+    })
+}
+
 /// The shared decision for one file, with sha256 digests shown as `sha256 <hex>`.
 fn decide(file: &BuiltFile, theirs: Option<&str>, unknown: &str) -> Decision {
     let built = format!("sha256 {}", file.sha256);
@@ -116,35 +170,40 @@ pub(crate) fn upload(
     ctx: &Context,
     env: &PyEnv,
     job: &BuildJob,
-    build: &PythonBuild,
+    build: &mut PythonBuild,
 ) -> Result<PublishOutcome, Failure> {
     let listed = fetch_json_page(ctx, env, &job.package.name)?.unwrap_or_default();
     let mut conflicts = Vec::new();
     let mut missing = Vec::new();
-    for file in &build.files {
-        let decision = match listed.iter().find(|e| e.filename == file.filename) {
-            None => Decision::Upload,
-            // Listed without a digest: kept as before, counted as present.
-            Some(IndexFile { sha256: None, .. }) => Decision::AlreadyPresent,
-            Some(IndexFile {
-                sha256: Some(theirs),
-                ..
-            }) => decide(file, Some(theirs), ""),
-        };
-        match decision {
-            Decision::Upload => missing.push(file),
+    for i in 0..build.files.len() {
+        let file = &build.files[i];
+        match listed_decision(file, &listed) {
+            Decision::Upload => missing.push(i),
             Decision::AlreadyPresent => ctx.log.info(&format!(
                 "{} is already in the registry with the same sha256 {}",
                 file.filename, file.sha256
             )),
-            Decision::OtherBytes(text) => conflicts.push(text),
+            Decision::OtherBytes(text) => match held_with_same_contents(ctx, file, &listed)? {
+                Ok(held) => {
+                    ctx.log.info(&format!(
+                        "{} is already in the registry with other bytes (sha256 {}) but the same contents: this build differs only in timestamps or compression; recording the registry's file",
+                        file.filename,
+                        sha256_hex(&held)
+                    ));
+                    let file = &mut build.files[i];
+                    fs_err::write(&file.path, &held)?;
+                    file.sha256 = sha256_hex(&held);
+                    file.bytes = held;
+                }
+                Err(why) => conflicts.push(format!("{text}; {why}")),
+            },
         }
     }
     if !conflicts.is_empty() {
         return Err(conflict_failure(job, &conflicts));
     }
     let mut uploaded = false;
-    for file in missing {
+    for file in missing.into_iter().map(|i| &build.files[i]) {
         match upload_file(ctx, env, build, file)? {
             FileOutcome::Uploaded => uploaded = true,
             FileOutcome::Identical => ctx.log.info(&format!(
@@ -219,7 +278,7 @@ fn upload_file(
 ) -> Result<FileOutcome, Failure> {
     let url = env.repository.without_credentials();
     let step = ctx.log.step(format!("upload {}", file.filename));
-    let result = ctx.http.send(url.as_str(), |c| {
+    let result = ctx.http.send_upload(url.as_str(), |c| {
         c.post(url.clone())
             .basic_auth(env.username, Some(env.password.expose()))
             .multipart(form(build, file))
@@ -300,7 +359,34 @@ fn title_or_excerpt(body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::title_or_excerpt;
+    use super::*;
+    use pkgrun_core::state::ArtifactKind;
+
+    /// Issue 18: a file the index lists without a sha256 is not taken as published.
+    #[test]
+    fn a_listed_file_without_a_digest_is_a_conflict_not_already_present() {
+        let file = BuiltFile {
+            path: "a-1.0-py3-none-any.whl".into(),
+            filename: "a-1.0-py3-none-any.whl".into(),
+            kind: ArtifactKind::Wheel,
+            bytes: b"wheel".to_vec(),
+            sha256: "ab".repeat(32),
+        };
+        let entry = |sha256: Option<String>| IndexFile {
+            filename: file.filename.clone(),
+            url: url::Url::parse("http://127.0.0.1:3141/root/x/+f/a-1.0-py3-none-any.whl").unwrap(),
+            sha256,
+        };
+        assert_eq!(listed_decision(&file, &[]), Decision::Upload);
+        assert_eq!(
+            listed_decision(&file, &[entry(Some(file.sha256.clone()))]),
+            Decision::AlreadyPresent
+        );
+        let Decision::OtherBytes(text) = listed_decision(&file, &[entry(None)]) else {
+            panic!("a file listed without a digest must not count as published");
+        };
+        assert!(text.contains("without a sha256"), "{text}");
+    }
 
     #[test]
     fn devpi_reasons_come_from_the_title() {

@@ -8,7 +8,7 @@ use pkgrun_core::config::Package;
 
 use super::manifest::{self, PackageJson};
 use super::tool::{Client, NpmEnv};
-use super::{registry, registry_url, token, TsBuild};
+use super::{registry, registry_url, TsBuild};
 use crate::adapter::{BuildJob, Context};
 use crate::digest;
 use crate::failure::{Failure, FailureKind};
@@ -89,7 +89,6 @@ fn build_env(ctx: &Context, package: &Package, client: Client) -> Result<NpmEnv,
         ctx,
         &format!("build-{}", package.state_key),
         registry_url(ctx.env)?,
-        token(ctx.env)?,
     )
 }
 

@@ -22,7 +22,7 @@ pub mod tool;
 
 use std::path::PathBuf;
 
-use pkgrun_core::config::Package;
+use pkgrun_core::config::{Config, Package};
 use pkgrun_core::env::Resolved;
 use pkgrun_core::secret::{RedactedUrl, Secret};
 use pkgrun_core::state::{Artifact, ArtifactKind, PublishOutcome, StateDocument};
@@ -30,6 +30,8 @@ use pkgrun_core::Lang;
 
 use crate::adapter::{Adapter, BuildJob, Context, ProbeEvidence};
 use crate::failure::Failure;
+use crate::health::Probe;
+use crate::http::RegistryHttp;
 
 use manifest::PackageJson;
 use registry::Registry;
@@ -69,7 +71,7 @@ pub(crate) fn token(env: &Resolved) -> Result<&Secret, Failure> {
 
 pub(crate) fn registry<'a>(ctx: &'a Context) -> Result<Registry<'a>, Failure> {
     Ok(Registry::new(
-        ctx.http,
+        &ctx.http,
         registry_url(ctx.env)?,
         token(ctx.env)?,
     ))
@@ -87,10 +89,8 @@ impl Adapter for Ts {
         &["node_modules", "dist", ".turbo", ".pnpm-store"]
     }
 
-    fn missing_tools(&self) -> Vec<String> {
-        // pnpm is only needed by pnpm workspaces, which preflight cannot see from here;
-        // the build checks for it with the reason it is needed.
-        [
+    fn missing_tools(&self, config: &pkgrun_core::Config, phase: crate::Phase) -> Vec<String> {
+        let mut missing: Vec<String> = [
             ("node", "Node.js (the consumer smoke imports the package)"),
             (
                 "npm",
@@ -99,13 +99,39 @@ impl Adapter for Ts {
         ]
         .iter()
         .filter_map(|(tool, what)| crate::tool::require_one_of(&[tool], what))
-        .collect()
+        .collect();
+        if phase == crate::Phase::Publish {
+            let pnpm_packages: Vec<&str> = config
+                .section(Lang::Ts)
+                .map(|s| s.packages.as_slice())
+                .unwrap_or_default()
+                .iter()
+                .filter(|p| Client::detect(&p.dir, config.root()) == Client::Pnpm)
+                .map(|p| p.name.as_str())
+                .collect();
+            if !pnpm_packages.is_empty() {
+                let what = format!(
+                    "pnpm (builds and packs {}, in a pnpm workspace)",
+                    pnpm_packages.join(", ")
+                );
+                missing.extend(crate::tool::require_one_of(&["pnpm"], &what));
+            }
+        }
+        missing
     }
 
     fn registry_url(&self, env: &Resolved) -> String {
         env.url(REGISTRY_VAR)
             .map(|u| u.without_credentials().to_string())
             .unwrap_or_default()
+    }
+
+    fn registry_kind(&self) -> &'static str {
+        "npm registry (Verdaccio)"
+    }
+
+    fn probe_health(&self, http: &RegistryHttp, _config: &Config, base: &str) -> Probe {
+        registry::probe_health(http, base)
     }
 
     fn build(&self, ctx: &Context, job: &BuildJob) -> Result<TsBuild, Failure> {
@@ -128,7 +154,7 @@ impl Adapter for Ts {
         &self,
         ctx: &Context,
         job: &BuildJob,
-        build: &TsBuild,
+        build: &mut TsBuild,
     ) -> Result<PublishOutcome, Failure> {
         registry::upload(ctx, job, build)
     }

@@ -1,16 +1,20 @@
 //! Running npm and pnpm against the registry of the environment, never the user's.
 //!
 //! Every npm/pnpm/node child gets a fresh user config (`NPM_CONFIG_USERCONFIG`) in the
-//! run's scratch directory whose auth line is an environment *reference*
-//! (`//host/path/:_authToken=${NPM_AUTH_TOKEN}`): the token reaches the tool through
-//! its environment only, never its arguments or a file. The user's own `~/.npmrc`
-//! and the workspace's `.npmrc` are therefore not read, and the registry comes from
-//! `NPM_REGISTRY_URL` alone.
+//! run's scratch directory with the registry and no credentials. The user's own
+//! `~/.npmrc` and the workspace's `.npmrc` are therefore not read, and the registry
+//! comes from `NPM_REGISTRY_URL` alone.
+//!
+//! No npm child holds `NPM_AUTH_TOKEN`: installs, build scripts and packing run
+//! third-party code (lifecycle scripts, the package's own build), and the one request
+//! that needs the token, the publish, is sent by pkgrun itself
+//! ([`super::registry`]). Installs are therefore anonymous, as a downstream consumer's
+//! are: a registry that refuses anonymous reads fails the install with its 401.
 
 use std::path::{Path, PathBuf};
 
 use pkgrun_core::process::StepCommand;
-use pkgrun_core::secret::{RedactedUrl, Secret};
+use pkgrun_core::secret::RedactedUrl;
 
 use crate::adapter::Context;
 use crate::failure::Failure;
@@ -67,24 +71,11 @@ impl Client {
     }
 }
 
-/// The `.npmrc` key npm matches credentials by ("nerf dart"): `//host[:port]/path/`.
-pub fn nerf_dart(registry: &RedactedUrl) -> String {
-    let registry = registry.without_credentials();
-    let host = registry.host_str().unwrap_or_default();
-    let port = registry.port().map(|p| format!(":{p}")).unwrap_or_default();
-    let mut path = registry.path().to_string();
-    if !path.ends_with('/') {
-        path.push('/');
-    }
-    format!("//{host}{port}{path}")
-}
-
-/// The user config every npm child reads: the registry and a token reference.
+/// The user config every npm child reads: the registry, and no credentials.
 pub fn npmrc_text(registry: &RedactedUrl) -> String {
     format!(
-        "registry={}\n{}:_authToken=${{{TOKEN_VAR}}}\nupdate-notifier=false\nfund=false\naudit=false\n",
+        "registry={}\nupdate-notifier=false\nfund=false\naudit=false\n",
         registry.without_credentials().as_str(),
-        nerf_dart(registry)
     )
 }
 
@@ -92,19 +83,13 @@ pub fn npmrc_text(registry: &RedactedUrl) -> String {
 #[derive(Debug, Clone)]
 pub struct NpmEnv {
     registry: String,
-    token: Secret,
     userconfig: PathBuf,
     cache: PathBuf,
 }
 
 impl NpmEnv {
     /// A fresh config and empty cache under the run's scratch directory.
-    pub fn new(
-        ctx: &Context,
-        purpose: &str,
-        registry: &RedactedUrl,
-        token: &Secret,
-    ) -> Result<Self, Failure> {
+    pub fn new(ctx: &Context, purpose: &str, registry: &RedactedUrl) -> Result<Self, Failure> {
         let dir = ctx.scratch_dir(&format!("npm-{purpose}"))?;
         let userconfig = dir.join("npmrc");
         fs_err::write(&userconfig, npmrc_text(registry))?;
@@ -113,7 +98,6 @@ impl NpmEnv {
         fs_err::create_dir_all(&cache)?;
         Ok(NpmEnv {
             registry,
-            token: token.clone(),
             userconfig,
             cache,
         })
@@ -138,7 +122,6 @@ impl NpmEnv {
             .env_remove("NPM_CONFIG_REGISTRY")
             // Builds need devDependencies (compilers); a production NODE_ENV would drop them.
             .env_remove("NODE_ENV")
-            .env_secret(TOKEN_VAR, &self.token)
     }
 }
 
@@ -147,15 +130,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nerf_darts_keep_port_and_path() {
-        let u = RedactedUrl::parse("http://127.0.0.1:4873").unwrap();
-        assert_eq!(nerf_dart(&u), "//127.0.0.1:4873/");
+    fn the_npmrc_names_the_registry_and_holds_no_credentials() {
         let u = RedactedUrl::parse("https://registry.example.test/npm/private").unwrap();
-        assert_eq!(nerf_dart(&u), "//registry.example.test/npm/private/");
         let text = npmrc_text(&u);
-        assert!(
-            text.contains("//registry.example.test/npm/private/:_authToken=${NPM_AUTH_TOKEN}\n")
+        assert_eq!(
+            text,
+            "registry=https://registry.example.test/npm/private\nupdate-notifier=false\nfund=false\naudit=false\n"
         );
+        assert!(!text.contains("_auth"), "{text}");
     }
 
     #[test]

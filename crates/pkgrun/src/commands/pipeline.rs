@@ -58,6 +58,9 @@ pub fn run(phases: Phases, args: PipelineArgs, globals: &Globals) -> Result<Outc
         .jobs
         .map_or(langs.len(), |j| j as usize)
         .clamp(1, langs.len().max(1));
+    if let Some(cpu_jobs) = args.cpu_jobs {
+        pkgrun_lang::cpu_slots::set_limit(cpu_jobs as usize);
+    }
     if jobs < langs.len() {
         log.info(&format!(
             "{} languages, {jobs} at a time (--jobs {jobs})",

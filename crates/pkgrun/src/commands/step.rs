@@ -24,7 +24,7 @@ pub fn run(args: StepArgs, globals: &Globals) -> Result<Outcome> {
     let mut cmd = StepCommand::new(&args.name, program)
         .args(rest)
         .merge_output()
-        .inherit_credentials();
+        .inherit_whole_env();
     if let Some(seconds) = args.timeout {
         if !(seconds.is_finite() && seconds > 0.0) {
             return Err(CliError::usage(
