@@ -44,7 +44,8 @@ ctr_() { ctr --address "$sock" -n k8s.io "$@"; }
 
 teardown() {
   trap - EXIT TERM INT
-  set +e
+  # Best effort to the end, whatever got started before a failure.
+  set +eu
   log "teardown"
   # The kubelet first, so it does not restart what is removed below.
   for pid in "${pids[@]:1}"; do kill "$pid" 2>/dev/null; done
@@ -97,7 +98,10 @@ PAUSE_IMAGE="pkgrun.test/pause:$(sha256sum "$PAUSE_BIN" | cut -c1-12)"
 trap teardown EXIT
 trap 'exit 0' TERM INT
 
-# The network first: the kubelet's node IP must exist when it starts.
+# The network first: the kubelet's node IP must exist when it starts. With the lock held no
+# other node is alive, so a bridge or address still there is a killed node's: removed.
+ip link del "$NODE_BRIDGE" 2>/dev/null || true
+ip addr del "$SERVICE_IP/32" dev lo 2>/dev/null || true
 ip link add "$NODE_BRIDGE" type bridge
 ip addr add "$NODE_GATEWAY/24" dev "$NODE_BRIDGE"
 ip link set "$NODE_BRIDGE" up

@@ -7,8 +7,8 @@
 //! selector (`-l a=b,c!=d`: all terms of one `-l`, any `-l`), `helm dependency build` of a local
 //! chart with dependencies, then `helm upgrade --install <name> <chart> --namespace <ns>
 //! --create-namespace` with the release's values in order (files relative to the helmfile,
-//! inline maps as files) and helmDefaults' `wait`/`timeout`. Templates, environments, hooks
-//! and every other subcommand are refused (exit 2) rather than ignored.
+//! inline maps as files) and helmDefaults' `wait`/`timeout`. A failed helm is exit 1;
+//! templates, environments and every other subcommand are refused (exit 2) rather than ignored.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -97,9 +97,23 @@ fn helm() -> Command {
 fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("helmfile stand-in: {cmd:?}");
     let status = cmd.status().with_context(|| format!("run {cmd:?}"))?;
-    ensure!(status.success(), "{cmd:?} failed: {status}");
+    if !status.success() {
+        return Err(HelmFailed(format!("{cmd:?} failed: {status}")).into());
+    }
     Ok(())
 }
+
+/// A helm command that ran and failed: exit 1, as helmfile's; anything else wrong is 2.
+#[derive(Debug)]
+struct HelmFailed(String);
+
+impl std::fmt::Display for HelmFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for HelmFailed {}
 
 fn sync(release: &Release, dir: &Path, defaults: &Defaults, scratch: &Path) -> Result<()> {
     let chart = dir.join(&release.chart);
@@ -174,7 +188,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("helmfile stand-in: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(if e.is::<HelmFailed>() { 1 } else { 2 })
         }
     }
 }
