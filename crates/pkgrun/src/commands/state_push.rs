@@ -19,12 +19,13 @@ use pkgrun_core::{ExitStatus, Lang};
 use pkgrun_lang::Outcome as PhaseOutcome;
 
 use super::state_sync::{configmap_name, connect, write_configmap, SinkTargets};
-use super::{load_config, logger, Outcome};
+use super::{load_config_for, logger, Outcome};
 use crate::cli::{Globals, StatePushArgs};
 use crate::report::CliError;
 
 pub fn run(args: StatePushArgs, globals: &Globals) -> Result<Outcome> {
-    let config = load_config(globals)?;
+    // Only the requested languages' sections: a runner image holds only its own packages.
+    let config = load_config_for(globals, &args.langs)?;
     let langs = select_languages(&config, &args.langs).map_err(|m| CliError::usage(m, None))?;
     let mut names = Vec::new();
     for &lang in &langs {
