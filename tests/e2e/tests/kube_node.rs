@@ -4,8 +4,9 @@
 //! the Deployment controller and the kubelet, `helm test` creates the runner Job, the Job
 //! controller, the scheduler and the kubelet run its pod from the runner image (built by
 //! `pkgrun images build` on the images suite's Docker engine and imported into containerd), and
-//! pkgrun inside publishes to the registry, smokes, and writes `go-packages-state` through the
-//! chart's ServiceAccount token.
+//! pkgrun inside publishes to the registry and smokes (the runner init container), and the
+//! state-push container writes `go-packages-state` with the chart's projected ServiceAccount
+//! token.
 //!
 //! What is not production's, named:
 //! * `helmfile` is the STAND-IN `helmfile-standin` (src/bin): helmfile cannot be installed
