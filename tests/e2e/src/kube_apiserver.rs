@@ -11,7 +11,8 @@
 //! * The server stops when its standard input closes: on drop of a started server, and for
 //!   the shared one when the test process exits, however it exits.
 //!
-//! What does not run: no kubelet, scheduler or controllers. So a new namespace gets its
+//! What does not run here: no kubelet, scheduler or controllers (the kube_node suites add a real
+//! node with [`crate::kube_node::KubeNode`]). So a new namespace gets its
 //! `default` ServiceAccount from [`KubeApiServer::namespace`] (the controller-manager's job),
 //! status is whatever a test writes to the status subresource, and pod logs come from the
 //! server's FAKE kubelet (the Node [`FAKE_KUBELET_NODE`], logs written with
@@ -259,9 +260,16 @@ impl KubeApiServer {
             Api::<Namespace>::all(self.client())
                 .create(&PostParams::default(), &namespace)
                 .await?;
-            Api::<ServiceAccount>::namespaced(self.client(), &name)
+            // With the test node's controller-manager running, its ServiceAccount controller
+            // may have created it first.
+            match Api::<ServiceAccount>::namespaced(self.client(), &name)
                 .create(&PostParams::default(), &sa)
-                .await?;
+                .await
+            {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 409 => {}
+                Err(e) => return Err(e.into()),
+            }
             anyhow::Ok(())
         })
         .with_context(|| format!("create namespace {name}"))?;
