@@ -179,7 +179,12 @@ fn state_keys(lang: &str) -> Result<Vec<String>> {
         .as_array()
         .with_context(|| format!("[{lang}] has no packages"))?
         .iter()
-        .map(|p| p["state_key"].as_str().map(str::to_owned).context("state_key"))
+        .map(|p| {
+            p["state_key"]
+                .as_str()
+                .map(str::to_owned)
+                .context("state_key")
+        })
         .collect()
 }
 
@@ -204,10 +209,12 @@ fn infra_layers_run_pkgrun_layer_then_state_sync_with_their_charts_as_deps() -> 
         let bound: Vec<String> = shlex::split(script)
             .context("script")?
             .into_iter()
-            .map(|word| match word.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) {
-                Some(n) => args.get(n - 1).cloned().unwrap_or(word),
-                None => word,
-            })
+            .map(
+                |word| match word.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) {
+                    Some(n) => args.get(n - 1).cloned().unwrap_or(word),
+                    None => word,
+                },
+            )
             .collect();
         let expected: Vec<String> = [
             "pkgrun",
@@ -234,18 +241,33 @@ fn infra_layers_run_pkgrun_layer_then_state_sync_with_their_charts_as_deps() -> 
             "deploy/charts/package-runner",
             "deploy/helmfiles/values",
         ] {
-            ensure!(deps.iter().any(|d| d == dep), "{}: deps {deps:?} lack {dep}", r.name);
+            ensure!(
+                deps.iter().any(|d| d == dep),
+                "{}: deps {deps:?} lack {dep}",
+                r.name
+            );
         }
         for dep in &deps {
-            ensure!(repo_root().join(dep).exists(), "{}: dep {dep} does not exist", r.name);
+            ensure!(
+                repo_root().join(dep).exists(),
+                "{}: dep {dep} does not exist",
+                r.name
+            );
         }
-        ensure!(r.list("resource_deps")?.is_empty(), "{}: waits on another resource", r.name);
+        ensure!(
+            r.list("resource_deps")?.is_empty(),
+            "{}: waits on another resource",
+            r.name
+        );
         ensure!(r.list("labels")? == ["infra"], "{}: labels", r.name);
 
         // The helmfile's namespace is the one the sync reads (the runner's ConfigMap is there).
         let text = std::fs::read_to_string(repo_root().join(&helmfile))?;
         ensure!(text.contains("    namespace: packages\n"), "{helmfile}");
-        ensure!(text.contains(&format!("helmLayerSelector: \"language={lang}\"")), "{helmfile}");
+        ensure!(
+            text.contains(&format!("helmLayerSelector: \"language={lang}\"")),
+            "{helmfile}"
+        );
     }
     Ok(())
 }
@@ -256,7 +278,11 @@ fn editing_a_runner_chart_or_its_values_retriggers_exactly_its_layers() -> Resul
     for (layer, _, chart, _) in LAYERS {
         for file in files_under(&format!("deploy/charts/{chart}"))? {
             let hit = triggered_by(&resources, &file)?;
-            ensure!(hit == [format!("infra:{layer}")], "{} re-runs {hit:?}", file.display());
+            ensure!(
+                hit == [format!("infra:{layer}")],
+                "{} re-runs {hit:?}",
+                file.display()
+            );
         }
     }
     for shared in ["deploy/charts/package-runner", "deploy/helmfiles/values"] {
@@ -284,7 +310,11 @@ fn example_resources_depend_on_the_synced_state_files_not_on_publish_scripts() -
     let state_dir = "examples/monorepo/tmp/tilt-packages";
     for (layer, _, _, lang) in LAYERS {
         let r = by_name(&resources, &format!("example:sdk-{lang}"))?;
-        ensure!(r.list("resource_deps")? == [format!("infra:{layer}")], "{}", r.name);
+        ensure!(
+            r.list("resource_deps")? == [format!("infra:{layer}")],
+            "{}",
+            r.name
+        );
         let mut expected: Vec<String> = state_keys(lang)?
             .iter()
             .map(|k| format!("{state_dir}/{k}.json"))
@@ -293,16 +323,32 @@ fn example_resources_depend_on_the_synced_state_files_not_on_publish_scripts() -
         let mut deps = r.list("deps")?;
         deps.sort();
         expected.sort();
-        ensure!(deps == expected, "{}: deps {deps:?}, want {expected:?}", r.name);
+        ensure!(
+            deps == expected,
+            "{}: deps {deps:?}, want {expected:?}",
+            r.name
+        );
         // What a state sync writes is what re-runs it, and nothing but its layer's state.
         for key in state_keys(lang)? {
             let file = PathBuf::from(format!("{state_dir}/{key}.json"));
             let hit = triggered_by(&resources, &file)?;
-            ensure!(hit == [r.name.clone()], "{} re-runs {hit:?}", file.display());
+            ensure!(
+                hit == [r.name.clone()],
+                "{} re-runs {hit:?}",
+                file.display()
+            );
         }
         let cmd = r.list("cmd")?;
         ensure!(
-            cmd == ["pkgrun", "--config", "examples/monorepo/pkgrun.toml", "env", "--format", "dotenv", lang],
+            cmd == [
+                "pkgrun",
+                "--config",
+                "examples/monorepo/pkgrun.toml",
+                "env",
+                "--format",
+                "dotenv",
+                lang
+            ],
             "{}: cmd {cmd:?}",
             r.name
         );
@@ -327,7 +373,10 @@ fn resource_deps_form_a_graph_tilt_can_order() -> Result<()> {
     let order = dependency_order(&resources)?;
     let pos = |n: &str| order.iter().position(|o| o == n);
     for (layer, _, _, lang) in LAYERS {
-        ensure!(pos(&format!("infra:{layer}")) < pos(&format!("example:sdk-{lang}")), "{order:?}");
+        ensure!(
+            pos(&format!("infra:{layer}")) < pos(&format!("example:sdk-{lang}")),
+            "{order:?}"
+        );
     }
     Ok(())
 }
@@ -344,13 +393,20 @@ fn dependency_order(resources: &[Resource]) -> Result<Vec<String>> {
             }
             let deps = r.list("resource_deps")?;
             for d in &deps {
-                ensure!(resources.iter().any(|o| &o.name == d), "{}: unknown resource_dep {d}", r.name);
+                ensure!(
+                    resources.iter().any(|o| &o.name == d),
+                    "{}: unknown resource_dep {d}",
+                    r.name
+                );
             }
             if deps.iter().all(|d| done.contains(d)) {
                 done.push(r.name.clone());
             }
         }
-        ensure!(done.len() > before, "resource_deps cycle among the rest of {done:?}");
+        ensure!(
+            done.len() > before,
+            "resource_deps cycle among the rest of {done:?}"
+        );
     }
     Ok(done)
 }
@@ -362,13 +418,17 @@ fn the_standins_refuse_what_tilt_refuses() -> Result<()> {
         format!("{:#}", unknown.unwrap_err()).contains("no parameter \"command\""),
         "an unknown keyword was accepted"
     );
-    let twice = evaluate("t", "local_resource('a', cmd='x')\nlocal_resource('a', cmd='y')\n".into());
+    let twice = evaluate(
+        "t",
+        "local_resource('a', cmd='x')\nlocal_resource('a', cmd='y')\n".into(),
+    );
     ensure!(twice.is_err(), "a duplicate resource was accepted");
     let builtin = evaluate("t", "k8s_yaml('x.yaml')\n".into());
     ensure!(builtin.is_err(), "an undefined builtin was accepted");
     let cycle = evaluate(
         "t",
-        "local_resource('a', resource_deps=['b'])\nlocal_resource('b', resource_deps=['a'])\n".into(),
+        "local_resource('a', resource_deps=['b'])\nlocal_resource('b', resource_deps=['a'])\n"
+            .into(),
     )?;
     ensure!(dependency_order(&cycle).is_err(), "a cycle was ordered");
     Ok(())
