@@ -60,7 +60,9 @@ pub enum Fault {
     Redirect { status: u16, location: String },
 }
 
-/// When a fault applies: method and path, and which of the matching requests.
+/// When a fault applies: method and path, and which of the matching requests. Every rule
+/// counts the requests it matches; when several hold a request in their window, the one
+/// added first decides.
 #[derive(Debug, Clone)]
 pub struct Rule {
     method: Option<String>,
@@ -150,15 +152,21 @@ struct Shared {
 }
 
 impl Shared {
-    /// The fault for this request: the first rule that matches decides.
+    /// The fault for this request. Every matching rule counts it; the first rule whose
+    /// window (`skip`, `times`) holds it decides.
     fn fault_for(&self, method: &str, path: &str) -> Option<Fault> {
         let mut rules = self.rules.lock().expect("rules lock");
-        let state = rules.iter_mut().find(|s| s.rule.matches(method, path))?;
-        state.matched += 1;
-        let n = state.matched - 1;
-        let within =
-            n >= state.rule.skip && state.rule.times.is_none_or(|t| n < state.rule.skip + t);
-        within.then(|| state.rule.fault.clone())
+        let mut fault = None;
+        for state in rules.iter_mut().filter(|s| s.rule.matches(method, path)) {
+            let n = state.matched;
+            state.matched += 1;
+            let rule = &state.rule;
+            let within = n >= rule.skip && rule.times.is_none_or(|t| n < rule.skip + t);
+            if within && fault.is_none() {
+                fault = Some(rule.fault.clone());
+            }
+        }
+        fault
     }
 }
 
@@ -239,7 +247,7 @@ impl FaultProxy {
         self.addr.port()
     }
 
-    /// Adds a rule (after the existing ones: the first matching rule decides).
+    /// Adds a rule (after the existing ones: see [`Rule`] for which one decides).
     pub fn add(&self, rule: Rule) {
         self.shared
             .rules
@@ -510,5 +518,20 @@ mod tests {
             .map(|_| shared.fault_for("GET", "/m/@v/v1.zip?x=1").is_some())
             .collect();
         assert_eq!(fired, [false, true, true, false]);
+    }
+
+    #[test]
+    fn a_later_rule_fires_where_an_earlier_one_has_run_out() {
+        let shared = Shared::default();
+        for (skip, fault) in [(0, Fault::DropMidUpload), (1, Fault::DropAnswer)] {
+            shared.rules.lock().unwrap().push(RuleState {
+                rule: Rule::new(fault).method("PUT").skip(skip).times(1),
+                matched: 0,
+            });
+        }
+        let faults: Vec<String> = (0..3)
+            .map(|_| format!("{:?}", shared.fault_for("PUT", "/p")))
+            .collect();
+        assert_eq!(faults, ["Some(DropMidUpload)", "Some(DropAnswer)", "None"]);
     }
 }

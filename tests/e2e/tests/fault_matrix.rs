@@ -138,7 +138,7 @@ fn go_upload_answered_401_exits_3_names_the_registry_and_keeps_the_state() -> Re
     // Each refused module once (the SDK is tried too: it does not need a new telemetry).
     ensure!(
         !out.stderr.contains("retrying in") && go.proxy.faults_served() <= 2,
-        "a 401 must not be retried: {:?}",
+        "a 401 must not be retried: {:?}\n{out}",
         go.proxy.seen()
     );
     ensure!(state_files(&go.root)? == before, "state changed:\n{out}");
@@ -340,6 +340,8 @@ fn go_a_read_dropped_mid_body_is_retried() -> Result<()> {
 
 // ---------------------------------------------------------------- Python (devpi)
 
+const PY_SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
 struct PySetup {
     devpi: Devpi,
     proxy: FaultProxy,
@@ -370,12 +372,24 @@ impl PySetup {
         no_secrets(&out, &[self.devpi.password()])?;
         Ok(out)
     }
+
+    /// Applies `rule`, runs `args`, clears the rules.
+    fn with_fault(&self, rule: Rule, args: &[&str], sha: &str) -> Result<Run> {
+        self.proxy.add(rule);
+        let out = self.pkgrun(args, sha);
+        self.proxy.clear();
+        out
+    }
 }
 
+/// One devpi for the whole Python row (its start is the slow part): each step's fault is
+/// cleared before the next.
 #[test]
-fn python_faults_401_burst_and_tampered_download() -> Result<()> {
+fn python_burst_401_redirect_lost_answer_tampered_download_and_429() -> Result<()> {
     let py = PySetup::new()?;
-    // A 503 burst on the upload and on the index reads: absorbed by retries.
+    let port = format!("127.0.0.1:{}", py.proxy.port());
+
+    // A 503 burst on the uploads and a 502 burst on the index reads: absorbed by retries.
     py.proxy.add(
         Rule::new(Fault::Status {
             status: 503,
@@ -392,31 +406,26 @@ fn python_faults_401_burst_and_tampered_download() -> Result<()> {
         .method("GET")
         .times(2),
     );
-    let first = py.pkgrun(
-        &["publish", "python"],
-        "0123456789abcdef0123456789abcdef01234567",
-    )?;
-    ensure!(first.code == 0, "the burst must be absorbed:\n{first}");
-    ensure!(first.stderr.contains("retrying in"), "{first}");
+    let first = py.pkgrun(&["publish", "python"], PY_SHA)?;
     ensure!(py.proxy.faults_served() == 4, "{:?}", py.proxy.seen());
+    py.proxy.clear();
+    ensure!(first.code == 0, "the burst must be absorbed:\n{first}");
+    ensure!(first.stderr.matches("retrying in").count() >= 2, "{first}");
     let before = state_files(&py.root)?;
 
     // 401 on upload: exit 3, the registry named, no retry, state kept.
-    py.proxy.clear();
-    py.proxy.add(
+    let status = |s| {
         Rule::new(Fault::Status {
-            status: 401,
+            status: s,
             retry_after: None,
         })
-        .method("POST"),
-    );
-    let out = py.pkgrun(&["publish", "python"], OTHER_SHA)?;
+        .method("POST")
+    };
+    let out = py.with_fault(status(401), &["publish", "python"], OTHER_SHA)?;
     ensure!(out.code == 3, "expected exit 3:\n{out}");
-    ensure!(out.stderr.contains("401"), "{out}");
     ensure!(
-        out.stderr
-            .contains(&format!("127.0.0.1:{}", py.proxy.port())),
-        "the message does not name the registry:\n{out}"
+        out.stderr.contains("401") && out.stderr.contains(&port),
+        "{out}"
     );
     ensure!(
         !out.stderr.contains("retrying in"),
@@ -424,37 +433,56 @@ fn python_faults_401_burst_and_tampered_download() -> Result<()> {
     );
     ensure!(state_files(&py.root)? == before, "state changed:\n{out}");
 
-    // Flipped bytes on every wheel/sdist download: the smoke fails with 4.
-    py.proxy.clear();
-    py.proxy.add(
-        Rule::new(Fault::FlipBytes)
-            .method("GET")
-            .path_contains("/+f/"),
-    );
-    let out = py.pkgrun(
-        &["smoke", "python"],
-        "0123456789abcdef0123456789abcdef01234567",
-    )?;
+    // An upload answered with a redirect: not followed, not counted as uploaded.
+    let redirect = Rule::new(Fault::Redirect {
+        status: 302,
+        location: py.devpi.upload_url(),
+    })
+    .method("POST");
+    let out = py.with_fault(redirect, &["publish", "python"], OTHER_SHA)?;
+    ensure!(out.code == 3, "expected exit 3:\n{out}");
+    ensure!(out.stderr.contains("nothing was uploaded"), "{out}");
+    ensure!(state_files(&py.root)? == before, "state changed:\n{out}");
+
+    // The registry stores an upload but its answer is lost: the retry completes the run.
+    let lost = Rule::new(Fault::DropAnswer).method("POST").times(1);
+    let out = py.with_fault(lost, &["publish", "python"], OTHER_SHA)?;
+    ensure!(out.code == 0, "a lost answer must be retried:\n{out}");
+    ensure!(out.stderr.contains("retrying in"), "{out}");
+
+    // Flipped bytes on every file download: the smoke fails with 4 naming the sha256.
+    let flip = Rule::new(Fault::FlipBytes)
+        .method("GET")
+        .path_contains("/+f/");
+    let out = py.with_fault(flip, &["smoke", "python"], OTHER_SHA)?;
     ensure!(out.code == 4, "expected exit 4:\n{out}");
-    ensure!(py.proxy.faults_served() >= 1, "no artifact was fetched");
     ensure!(
-        out.stderr.contains("sha256") || out.stderr.contains("digest"),
+        out.stderr.contains("serves bytes with sha256"),
         "the digest mismatch is not named:\n{out}"
     );
 
-    // Cleared: the same run completes.
-    py.proxy.clear();
-    let again = py.pkgrun(&["run", "python"], OTHER_SHA)?;
-    ensure!(again.code == 0, "re-run after the faults cleared:\n{again}");
+    // 429 with Retry-After: 1 on a project page pkgrun reads, then a whole run completes.
+    let busy = Rule::new(Fault::Status {
+        status: 429,
+        retry_after: Some(1),
+    })
+    .method("GET")
+    .path_contains("+simple/ameide-telemetry/")
+    .times(1);
+    let out = py.with_fault(busy, &["run", "python"], THIRD_SHA)?;
+    ensure!(out.code == 0, "re-run after the faults cleared:\n{out}");
+    ensure!(out.stderr.contains("retrying in 1.0s"), "{out}");
     Ok(())
 }
 
 // ---------------------------------------------------------------- TypeScript (Verdaccio)
 
+/// One Verdaccio for the whole TypeScript row.
 #[test]
-fn ts_faults_401_burst_and_registry_down() -> Result<()> {
+fn ts_burst_401_redirect_dropped_upload_tampered_tarball_and_registry_down() -> Result<()> {
     let verdaccio = Verdaccio::start()?;
     let mut proxy = FaultProxy::start(&verdaccio.url())?;
+    let port = format!("127.0.0.1:{}", proxy.port());
     let (tmp, root) = workspace()?;
     let home = tmp.path().join("home");
     std::fs::create_dir_all(&home)?;
@@ -468,39 +496,34 @@ fn ts_faults_401_burst_and_registry_down() -> Result<()> {
         no_secrets(&out, &[verdaccio.token()])?;
         Ok(out)
     };
+    let with_fault = |rule: Rule, args: &[&str], sha: &str, proxy: &FaultProxy| {
+        proxy.add(rule);
+        let out = pkgrun(args, sha, proxy);
+        proxy.clear();
+        out
+    };
 
-    proxy.add(
-        Rule::new(Fault::Status {
-            status: 503,
-            retry_after: None,
-        })
-        .method("PUT")
-        .times(2),
-    );
-    let first = pkgrun(
-        &["publish", "ts"],
-        "0123456789abcdef0123456789abcdef01234567",
-        &proxy,
-    )?;
+    let burst = Rule::new(Fault::Status {
+        status: 503,
+        retry_after: None,
+    })
+    .method("PUT")
+    .times(2);
+    let first = with_fault(burst, &["publish", "ts"], PY_SHA, &proxy)?;
     ensure!(first.code == 0, "the burst must be absorbed:\n{first}");
-    ensure!(first.stderr.contains("retrying in"), "{first}");
-    ensure!(proxy.faults_served() == 2, "{:?}", proxy.seen());
+    ensure!(first.stderr.matches("retrying in").count() >= 2, "{first}");
     let before = state_files(&root)?;
 
-    proxy.clear();
-    proxy.add(
-        Rule::new(Fault::Status {
-            status: 401,
-            retry_after: None,
-        })
-        .method("PUT"),
-    );
-    let out = pkgrun(&["publish", "ts"], OTHER_SHA, &proxy)?;
+    let refuse = Rule::new(Fault::Status {
+        status: 401,
+        retry_after: None,
+    })
+    .method("PUT");
+    let out = with_fault(refuse, &["publish", "ts"], OTHER_SHA, &proxy)?;
     ensure!(out.code == 3, "expected exit 3:\n{out}");
-    ensure!(out.stderr.contains("401"), "{out}");
     ensure!(
-        out.stderr.contains(&format!("127.0.0.1:{}", proxy.port())),
-        "the message does not name the registry:\n{out}"
+        out.stderr.contains("401") && out.stderr.contains(&port),
+        "{out}"
     );
     ensure!(
         !out.stderr.contains("retrying in"),
@@ -508,11 +531,47 @@ fn ts_faults_401_burst_and_registry_down() -> Result<()> {
     );
     ensure!(state_files(&root)? == before, "state changed:\n{out}");
 
-    proxy.clear();
-    proxy.stop();
-    let out = pkgrun(&["publish", "ts"], OTHER_SHA, &proxy)?;
-    ensure!(out.code == 5, "expected exit 5:\n{out}");
+    let redirect = Rule::new(Fault::Redirect {
+        status: 307,
+        location: verdaccio.url(),
+    })
+    .method("PUT");
+    let out = with_fault(redirect, &["publish", "ts"], OTHER_SHA, &proxy)?;
+    ensure!(out.code == 3, "expected exit 3:\n{out}");
+    ensure!(out.stderr.contains("nothing was uploaded"), "{out}");
     ensure!(state_files(&root)? == before, "state changed:\n{out}");
+
+    // Dropped mid-upload (Verdaccio never sees it), then an answer lost after Verdaccio
+    // stored it (the retry gets 409, resolved by the same-bytes rule): both complete.
+    proxy.add(Rule::new(Fault::DropMidUpload).method("PUT").times(1));
+    proxy.add(Rule::new(Fault::DropAnswer).method("PUT").skip(1).times(1));
+    let out = pkgrun(&["publish", "ts"], OTHER_SHA, &proxy)?;
+    proxy.clear();
+    ensure!(out.code == 0, "dropped uploads must be retried:\n{out}");
+    ensure!(out.stderr.matches("retrying in").count() >= 2, "{out}");
+    let before = state_files(&root)?;
+
+    // Flipped bytes on the first tarball download (pkgrun's own protocol check): exit 4.
+    // (Flipping every download also makes it 4, but npm's own retries of its integrity
+    // failures then take minutes.)
+    let flip = Rule::new(Fault::FlipBytes)
+        .method("GET")
+        .path_ends_with(".tgz")
+        .times(1);
+    let out = with_fault(flip, &["smoke", "ts"], OTHER_SHA, &proxy)?;
+    ensure!(out.code == 4, "expected exit 4:\n{out}");
+    ensure!(
+        out.stderr.contains("the tarball served for") && out.stderr.contains("hashes to sha512-"),
+        "the digest mismatch is not named:\n{out}"
+    );
+
+    proxy.stop();
+    let out = pkgrun(&["publish", "ts"], THIRD_SHA, &proxy)?;
+    ensure!(out.code == 5, "expected exit 5:\n{out}");
+    ensure!(
+        out.stderr.contains(&port),
+        "the registry is not named:\n{out}"
+    );
 
     proxy.resume()?;
     let again = pkgrun(&["run", "ts"], THIRD_SHA, &proxy)?;
@@ -520,5 +579,6 @@ fn ts_faults_401_burst_and_registry_down() -> Result<()> {
         again.code == 0,
         "re-run after the registry is back:\n{again}"
     );
+    ensure!(state_files(&root)? != before, "the re-run wrote no state");
     Ok(())
 }
