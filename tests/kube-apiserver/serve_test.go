@@ -19,8 +19,9 @@
 // Authorization is RBAC (StartTestServer's own default is AlwaysAllow, which would make every
 // permission test pass vacuously). Service-account tokens are minted through the TokenRequest
 // API with the admin identity; the signing key and issuer are StartTestServer's.
-// No real kubelet, scheduler or controller-manager runs: nothing schedules or starts Pods, and
-// Job/Deployment/Pod status changes only when a client writes the status subresource.
+// No kubelet, scheduler or controller-manager runs in this binary: nothing schedules or starts
+// Pods, and Job/Deployment/Pod status changes only when a client writes the status subresource —
+// unless the test node (tests/kube-node, pkgrun_e2e::KubeNode) is started against it.
 package kubeapiserver
 
 import (
@@ -70,6 +71,9 @@ func TestServe(t *testing.T) {
 	options.DisableInvariantChecks = true
 	flags := []string{
 		"--authorization-mode=RBAC",
+		// Pod logs are fetched from a node by address: the test node (tests/kube-node) has no
+		// DNS name, and the fake kubelet only an InternalIP.
+		"--kubelet-preferred-address-types=InternalIP,Hostname",
 	}
 	server, err := kubeapiservertesting.StartTestServer(t, options, flags, storage)
 	if err != nil {

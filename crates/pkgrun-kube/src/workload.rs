@@ -35,7 +35,9 @@ pub enum JobOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PodLog {
     pub pod: String,
-    /// Exit code of the pod's first terminated container, if any.
+    /// The container (init containers come first, in the pod's order).
+    pub container: String,
+    /// The container's exit code, once it terminated.
     pub exit_code: Option<i32>,
     pub log: String,
 }
@@ -160,7 +162,9 @@ impl Kube {
         Ok(JobOutcome::Running)
     }
 
-    /// Logs of every pod matching `selector`, oldest pod first.
+    /// Logs of every container that ran in the pods matching `selector`: oldest pod first,
+    /// in each pod its init containers, then its containers, in the pod's order. A
+    /// container that never started (e.g. after a failed init container) has no log.
     pub fn pod_logs(&self, namespace: &str, selector: &str) -> Result<Vec<PodLog>, KubeError> {
         let api: Api<Pod> = Api::namespaced(self.client(), namespace);
         let list = self
@@ -174,34 +178,71 @@ impl Kube {
                 .then(a.metadata.name.cmp(&b.metadata.name))
         });
         let mut out = Vec::new();
-        for pod in pods {
+        for pod in &pods {
             let Some(name) = pod.metadata.name.clone() else {
                 continue;
             };
-            let exit_code = pod
-                .status
-                .as_ref()
-                .and_then(|s| s.container_statuses.as_ref())
-                .and_then(|cs| {
-                    cs.iter()
-                        .find_map(|c| c.state.as_ref()?.terminated.as_ref().map(|t| t.exit_code))
+            for (container, started, exit_code) in containers_that_ran(pod) {
+                if !started {
+                    continue;
+                }
+                let object = ObjectRef {
+                    resource: "pods/log",
+                    namespace: namespace.to_string(),
+                    name: format!("{name} (container {container})"),
+                };
+                let params = LogParams {
+                    container: Some(container.clone()),
+                    ..LogParams::default()
+                };
+                let log = self
+                    .block_on(api.logs(&name, &params))
+                    .map_err(|e| api_error("get", object, e))?;
+                out.push(PodLog {
+                    pod: name.clone(),
+                    container,
+                    exit_code,
+                    log,
                 });
-            let object = ObjectRef {
-                resource: "pods/log",
-                namespace: namespace.to_string(),
-                name: name.clone(),
-            };
-            let log = self
-                .block_on(api.logs(&name, &LogParams::default()))
-                .map_err(|e| api_error("get", object, e))?;
-            out.push(PodLog {
-                pod: name,
-                exit_code,
-                log,
-            });
+            }
         }
         Ok(out)
     }
+}
+
+/// Each container of `pod` (init containers first, in spec order) with whether it has
+/// started (running or terminated) and its exit code once terminated.
+fn containers_that_ran(pod: &Pod) -> Vec<(String, bool, Option<i32>)> {
+    let spec = pod.spec.as_ref();
+    let status = pod.status.as_ref();
+    let names = spec
+        .and_then(|s| s.init_containers.as_ref())
+        .into_iter()
+        .flatten()
+        .chain(spec.map(|s| &s.containers).into_iter().flatten())
+        .map(|c| c.name.clone());
+    let statuses: Vec<_> = status
+        .and_then(|s| s.init_container_statuses.as_ref())
+        .into_iter()
+        .flatten()
+        .chain(
+            status
+                .and_then(|s| s.container_statuses.as_ref())
+                .into_iter()
+                .flatten(),
+        )
+        .collect();
+    names
+        .map(|name| {
+            let state = statuses
+                .iter()
+                .find(|s| s.name == name)
+                .and_then(|s| s.state.as_ref());
+            let terminated = state.and_then(|s| s.terminated.as_ref());
+            let started = terminated.is_some() || state.is_some_and(|s| s.running.is_some());
+            (name, started, terminated.map(|t| t.exit_code))
+        })
+        .collect()
 }
 
 fn list_ref(resource: &'static str, namespace: &str) -> ObjectRef {

@@ -17,6 +17,7 @@ use pkgrun_core::state::{Artifact, PublishOutcome, StateDocument};
 use pkgrun_core::Lang;
 
 use crate::failure::{Failure, FailureKind};
+use crate::health::Probe;
 use crate::http::RegistryHttp;
 use crate::pipeline::Phase;
 
@@ -100,6 +101,14 @@ pub trait Adapter {
 
     /// The registry URL consumers use, without credentials (recorded in state).
     fn registry_url(&self, env: &Resolved) -> String;
+
+    /// The kind of registry this language publishes to, for people (`pkgrun health`).
+    fn registry_kind(&self) -> &'static str;
+
+    /// `pkgrun health`'s probe: one cheap request to the registry at `base` (its URL
+    /// without a trailing slash) that a registry of this kind answers in a known way;
+    /// `Ok` says what it answered.
+    fn probe_health(&self, http: &RegistryHttp, config: &Config, base: &str) -> Probe;
 
     /// Stamps `job.version`, pins the siblings in `job.workdir` and builds the
     /// package's artifacts. A build that fails is a [`Failure::publish`] whose

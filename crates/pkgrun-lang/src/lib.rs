@@ -20,6 +20,7 @@ pub mod cpu_slots;
 pub mod digest;
 pub mod existing;
 pub mod failure;
+pub mod health;
 pub mod http;
 pub mod pipeline;
 pub mod tool;

@@ -220,6 +220,16 @@ pub struct StateSyncArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct StatePushArgs {
+    /// Namespace of the ConfigMaps (default: PKGRUN_NAMESPACE, else the kubeconfig's / pod's).
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Languages to push (default: every configured language).
+    #[arg(value_parser = parse_lang)]
+    pub langs: Vec<Lang>,
+}
+
+#[derive(Debug, Args)]
 pub struct LogArgs {
     /// step, info, ok, warn or fail.
     #[arg(value_parser = clap::value_parser!(LevelArg))]
@@ -288,6 +298,12 @@ pub enum StateCommand {
         after_help = "Examples:\n  pkgrun state sync\n  pkgrun state sync --namespace ameide --prune go ts\n\nEnvironment:\n  KUBECONFIG         kubeconfig to use (else ~/.kube/config, else the in-cluster service account)\n  PKGRUN_NAMESPACE   namespace (same as --namespace)\n  PKGRUN_CONFIGMAP   ConfigMap name; {lang} is replaced by the language"
     )]
     Sync(StateSyncArgs),
+    /// Apply the state directory's documents to the state ConfigMaps of the cluster.
+    #[command(
+        long_about = "Server-side apply each requested language's state documents (`<state_key>.json`, `<lang>-version`) from the state directory to its state ConfigMap (PKGRUN_CONFIGMAP with {lang} replaced, else the section's `configmap` key, else `<lang>-packages-state`), as the ConfigMap sink of `pkgrun run` does.\n\nIt lets the one step that needs a service-account token run apart from the runner, which executes third-party build code with no token: the runner writes the state directory, then `state push` (in its own container) writes the ConfigMap.\n\nOnly a complete, passed state is pushed: every configured package has a document whose smoke passed; otherwise nothing is written for any language (exit 4) and the ConfigMaps keep their previous state.\n\nExit codes: 2 no credentials or a bad document; 3 write refused (RBAC, conflict, over 1 MiB); 4 state incomplete or smoke not passed; 5 API unreachable.",
+        after_help = "Examples:\n  pkgrun state push go\n  pkgrun state push --namespace ameide\n\nEnvironment:\n  KUBECONFIG         kubeconfig to use (else ~/.kube/config, else the in-cluster service account)\n  PKGRUN_NAMESPACE   namespace (same as --namespace)\n  PKGRUN_CONFIGMAP   ConfigMap name; {lang} is replaced by the language"
+    )]
+    Push(StatePushArgs),
 }
 
 /// Output format of `pkgrun env`.

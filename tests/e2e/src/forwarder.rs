@@ -38,16 +38,22 @@ pub struct TcpForwarder {
 impl TcpForwarder {
     /// Listens on 127.0.0.1:<free port> and pipes each connection to `target` (`host:port`).
     pub fn start(target: &str) -> io::Result<Self> {
-        Self::spawn(Mode::Fixed(target.to_owned()))
+        Self::spawn("127.0.0.1:0", Mode::Fixed(target.to_owned()))
+    }
+
+    /// Listens on `bind` (`address:port`, port 0 for a free one) and pipes each connection to
+    /// `target`: e.g. a host-local address that pods reach, in front of a loopback server.
+    pub fn start_on(bind: &str, target: &str) -> io::Result<Self> {
+        Self::spawn(bind, Mode::Fixed(target.to_owned()))
     }
 
     /// Listens on 127.0.0.1:<free port> as an HTTP `CONNECT` proxy (any target).
     pub fn connect_proxy() -> io::Result<Self> {
-        Self::spawn(Mode::Connect)
+        Self::spawn("127.0.0.1:0", Mode::Connect)
     }
 
-    fn spawn(mode: Mode) -> io::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
+    fn spawn(bind: &str, mode: Mode) -> io::Result<Self> {
+        let listener = TcpListener::bind(bind)?;
         let addr = listener.local_addr()?;
         let inner = Arc::new(Inner {
             mode,
@@ -56,12 +62,23 @@ impl TcpForwarder {
             open: Mutex::new(Vec::new()),
         });
         let accept_inner = Arc::clone(&inner);
+        // Non-blocking accept polled with the shutdown flag: waking a blocked accept needs a
+        // connection to the listening address, which may be gone by then (a node's removed
+        // service address), or answered by another host.
+        listener.set_nonblocking(true)?;
         let accept = std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                if accept_inner.shutdown.load(Ordering::SeqCst) {
-                    break;
+            while !accept_inner.shutdown.load(Ordering::SeqCst) {
+                let conn = match listener.accept() {
+                    Ok((conn, _)) => conn,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        continue;
+                    }
+                    Err(_) => continue,
+                };
+                if conn.set_nonblocking(false).is_err() {
+                    continue;
                 }
-                let Ok(conn) = conn else { continue };
                 accept_inner.accepted.fetch_add(1, Ordering::SeqCst);
                 let inner = Arc::clone(&accept_inner);
                 std::thread::spawn(move || {
@@ -100,8 +117,6 @@ impl TcpForwarder {
         if self.inner.shutdown.swap(true, Ordering::SeqCst) {
             return;
         }
-        // Wake the blocking accept so the thread sees the flag and drops the listener.
-        let _ = TcpStream::connect(self.addr);
         if let Some(handle) = self.accept.take() {
             let _ = handle.join();
         }

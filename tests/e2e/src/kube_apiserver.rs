@@ -11,7 +11,8 @@
 //! * The server stops when its standard input closes: on drop of a started server, and for
 //!   the shared one when the test process exits, however it exits.
 //!
-//! What does not run: no kubelet, scheduler or controllers. So a new namespace gets its
+//! What does not run here: no kubelet, scheduler or controllers (the kube_node suites add a real
+//! node with [`crate::kube_node::KubeNode`]). So a new namespace gets its
 //! `default` ServiceAccount from [`KubeApiServer::namespace`] (the controller-manager's job),
 //! status is whatever a test writes to the status subresource, and pod logs come from the
 //! server's FAKE kubelet (the Node [`FAKE_KUBELET_NODE`], logs written with
@@ -39,6 +40,10 @@ use crate::process::ChildGuard;
 
 /// The Node whose pods' logs the server's fake kubelet serves; give a Pod
 /// `spec.nodeName` = this to make its log readable through the API.
+/// What [`KubeApiServer::add_job_pod`]'s `state-push` container printed after a passed runner.
+pub const STATE_PUSH_LOG: &str =
+    "[packages:go-state] 2026-11-27T22:10:09Z ok   apply state to configmaps\n";
+
 pub const FAKE_KUBELET_NODE: &str = "pkgrun-fake-kubelet";
 
 /// The Job controller's message for `Complete` (see [`KubeApiServer::complete_job`]).
@@ -255,9 +260,16 @@ impl KubeApiServer {
             Api::<Namespace>::all(self.client())
                 .create(&PostParams::default(), &namespace)
                 .await?;
-            Api::<ServiceAccount>::namespaced(self.client(), &name)
+            // With the test node's controller-manager running, its ServiceAccount controller
+            // may have created it first.
+            match Api::<ServiceAccount>::namespaced(self.client(), &name)
                 .create(&PostParams::default(), &sa)
-                .await?;
+                .await
+            {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 409 => {}
+                Err(e) => return Err(e.into()),
+            }
             anyhow::Ok(())
         })
         .with_context(|| format!("create namespace {name}"))?;
@@ -403,9 +415,11 @@ impl KubeApiServer {
         Ok(())
     }
 
-    /// The Job's pod, as the Job controller creates it (label `job-name`) and the kubelet
-    /// reports it: on [`FAKE_KUBELET_NODE`], its container `runner` terminated with
-    /// `exit_code`, and `log` as what the container printed.
+    /// The Job's pod, as the Job controller creates it (label `job-name`) from the chart's
+    /// template and the kubelet reports it: on [`FAKE_KUBELET_NODE`], its init container
+    /// `runner` terminated with `exit_code` having printed `log`; after a passed runner
+    /// the `state-push` container terminated 0 having printed [`STATE_PUSH_LOG`], after a
+    /// failed one it never started (waiting, `PodInitializing`, no log).
     pub fn add_job_pod(
         &self,
         namespace: &str,
@@ -415,17 +429,33 @@ impl KubeApiServer {
         log: &str,
     ) -> Result<()> {
         let api: Api<Pod> = Api::namespaced(self.client(), namespace);
+        let image = "registry.local/runner:dev";
         let object: Pod = serde_json::from_value(serde_json::json!({
             "metadata": { "name": pod, "labels": { "job-name": job, "batch.kubernetes.io/job-name": job } },
             "spec": {
                 "nodeName": FAKE_KUBELET_NODE,
                 "restartPolicy": "Never",
-                "containers": [{ "name": "runner", "image": "registry.local/runner:dev" }]
+                "initContainers": [{ "name": "runner", "image": image }],
+                "containers": [{ "name": "state-push", "image": image }]
             }
         }))?;
         self.block_on(api.create(&PostParams::default(), &object))
             .with_context(|| format!("create pod {namespace}/{pod}"))?;
         let now = k8s_openapi::jiff::Timestamp::now().to_string();
+        let terminated = |name: &str, code: i32| {
+            serde_json::json!({
+                "name": name, "image": image, "imageID": "", "ready": false, "restartCount": 0,
+                "state": { "terminated": { "exitCode": code, "startedAt": now, "finishedAt": now } }
+            })
+        };
+        let state_push = if exit_code == 0 {
+            terminated("state-push", 0)
+        } else {
+            serde_json::json!({
+                "name": "state-push", "image": image, "imageID": "", "ready": false, "restartCount": 0,
+                "state": { "waiting": { "reason": "PodInitializing" } }
+            })
+        };
         let phase = if exit_code == 0 {
             "Succeeded"
         } else {
@@ -436,15 +466,16 @@ impl KubeApiServer {
             &PatchParams::default(),
             &Patch::Merge(serde_json::json!({ "status": {
                 "phase": phase,
-                "containerStatuses": [{
-                    "name": "runner", "image": "registry.local/runner:dev", "imageID": "",
-                    "ready": false, "restartCount": 0,
-                    "state": { "terminated": { "exitCode": exit_code, "startedAt": now, "finishedAt": now } }
-                }]
+                "initContainerStatuses": [terminated("runner", exit_code)],
+                "containerStatuses": [state_push]
             }})),
         ))
         .with_context(|| format!("set the status of pod {namespace}/{pod}"))?;
-        self.set_pod_log(namespace, pod, "runner", log)
+        self.set_pod_log(namespace, pod, "runner", log)?;
+        if exit_code == 0 {
+            self.set_pod_log(namespace, pod, "state-push", STATE_PUSH_LOG)?;
+        }
+        Ok(())
     }
 
     /// Sets Deployment `namespace/name`'s status as the Deployment controller would:

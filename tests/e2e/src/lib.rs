@@ -16,6 +16,8 @@
 //!   built and helm's directories of its own.
 //! * [`kube_apiserver`]: [`KubeApiServer`], a real kube-apiserver (embedded etcd, RBAC) on
 //!   loopback, with an admin client, service-account tokens and a fake kubelet for pod logs.
+//! * [`kube_node`]: [`kube_node::KubeNode`], a real node (containerd, kubelet, controller-manager,
+//!   scheduler) for that API server: Deployments and Jobs run their pods by themselves.
 //! * [`docker`]: [`docker::DockerEngine`], a real Docker engine (ours when none answers),
 //!   and [`docker::StandinBase`], the STAND-IN base images of the runner-image suite.
 //! * [`state`]: [`state_document`], a minimal valid state document.
@@ -36,6 +38,7 @@ pub mod fault_proxy;
 pub mod forwarder;
 pub mod go;
 pub mod kube_apiserver;
+pub mod kube_node;
 pub mod paths;
 pub mod proc_audit;
 pub mod process;

@@ -148,19 +148,98 @@ fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
         .unwrap_or_default()
 }
 
-/// The runner container of a Job.
-fn container(job: &Value) -> Result<&Value> {
+/// The only container of a Job's pod in `list` (`initContainers` or `containers`).
+fn only_container<'a>(job: &'a Value, list: &str) -> Result<&'a Value> {
     let containers = job
-        .pointer("/spec/template/spec/containers")
+        .pointer(&format!("/spec/template/spec/{list}"))
         .and_then(Value::as_array)
-        .context("Job has no containers")?;
+        .with_context(|| format!("Job has no {list}"))?;
     ensure!(
         containers.len() == 1,
-        "expected one container, got {}",
+        "expected one of {list}, got {}",
         containers.len()
     );
     Ok(&containers[0])
 }
+
+/// The runner of a Job: its init container (it must pass before anything else runs).
+fn container(job: &Value) -> Result<&Value> {
+    let runner = only_container(job, "initContainers")?;
+    ensure!(
+        runner["name"] == "runner",
+        "init container {}",
+        runner["name"]
+    );
+    Ok(runner)
+}
+
+/// The state-push container of a Job: its only regular container.
+fn state_push(job: &Value) -> Result<&Value> {
+    let push = only_container(job, "containers")?;
+    ensure!(push["name"] == "state-push", "container {}", push["name"]);
+    Ok(push)
+}
+
+/// The state-push container: `pkgrun state push <lang>` with the ConfigMap, the namespace
+/// from the downward API, no registry credentials, the state directory read-only, and the
+/// pod's only service-account token: projected, short-lived, where the automounted one
+/// would be. The runner mounts no token at all.
+fn check_state_push(job: &Value, lang: &str, ctx: &str) -> Result<()> {
+    let push = state_push(job)?;
+    ensure!(
+        push["command"] == serde_json::json!(["pkgrun"])
+            && push["args"] == serde_json::json!(["state", "push", lang]),
+        "{ctx}: state-push runs {} {}",
+        push["command"],
+        push["args"]
+    );
+    ensure!(
+        push.get("envFrom").is_none(),
+        "{ctx}: state-push has envFrom"
+    );
+    ensure!(
+        env_entry(push, "PKGRUN_CONFIGMAP").map(|e| e["value"].clone())
+            == Some(Value::from(format!("{lang}-packages-state"))),
+        "{ctx}: state-push PKGRUN_CONFIGMAP"
+    );
+    let ns = env_entry(push, "PKGRUN_NAMESPACE").context("no PKGRUN_NAMESPACE")?;
+    ensure!(
+        str_at(ns, "/valueFrom/fieldRef/fieldPath") == "metadata.namespace",
+        "{ctx}: PKGRUN_NAMESPACE must come from the downward API: {ns}"
+    );
+    let mounts = push["volumeMounts"].as_array().context("no volumeMounts")?;
+    let at = |path: &str| mounts.iter().find(|m| m["mountPath"] == path);
+    ensure!(
+        at(STATE_MOUNT).is_some_and(|m| m["readOnly"] == true),
+        "{ctx}: state-push must mount the state directory read-only"
+    );
+    let token_mount = at(TOKEN_DIR).with_context(|| format!("{ctx}: no token at {TOKEN_DIR}"))?;
+    let volumes = job
+        .pointer("/spec/template/spec/volumes")
+        .and_then(Value::as_array)
+        .context("no volumes")?;
+    let volume = volumes
+        .iter()
+        .find(|v| v["name"] == token_mount["name"])
+        .context("token volume")?;
+    ensure!(
+        volume.pointer("/projected/sources/0/serviceAccountToken/expirationSeconds")
+            == Some(&Value::from(600)),
+        "{ctx}: the token must be projected and short-lived: {volume}"
+    );
+    let runner = container(job)?;
+    let runner_mounts = runner["volumeMounts"].as_array().context("runner mounts")?;
+    ensure!(
+        runner_mounts
+            .iter()
+            .all(|m| m["name"] != token_mount["name"] && m["mountPath"] != TOKEN_DIR),
+        "{ctx}: the runner mounts a token"
+    );
+    Ok(())
+}
+
+/// Where a pod's service-account token is read from.
+const TOKEN_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 /// The container's `env` entry called `name`.
 fn env_entry<'a>(container: &'a Value, name: &str) -> Option<&'a Value> {
@@ -307,8 +386,8 @@ fn runner_job_is_a_helm_test_hook_running_pkgrun_with_state_volume_and_secret_en
         let pod = &job["spec"]["template"]["spec"];
         ensure!(pod["restartPolicy"] == "Never", "{ctx}: restartPolicy");
         ensure!(
-            pod["automountServiceAccountToken"] == true,
-            "{ctx}: token not mounted"
+            pod["automountServiceAccountToken"] == false,
+            "{ctx}: the pod must not automount a token (the runner runs third-party code)"
         );
         ensure!(
             pod["securityContext"]["runAsNonRoot"] == true,
@@ -340,22 +419,18 @@ fn runner_job_is_a_helm_test_hook_running_pkgrun_with_state_volume_and_secret_en
             "{ctx}: envFrom {}",
             c["envFrom"]
         );
-        // The env contract with pkgrun's ConfigMap sink.
+        // The runner writes the state directory only: no ConfigMap, no API access.
         let env_value = |name: &str| env_entry(c, name).map(|e| e["value"].clone());
         ensure!(
-            env_value("PKGRUN_CONFIGMAP") == Some(Value::from(format!("{lang}-packages-state"))),
-            "{ctx}: PKGRUN_CONFIGMAP {:?}",
-            env_value("PKGRUN_CONFIGMAP")
+            env_entry(c, "PKGRUN_CONFIGMAP").is_none()
+                && env_entry(c, "PKGRUN_NAMESPACE").is_none(),
+            "{ctx}: the runner must not be pointed at the ConfigMap"
         );
         ensure!(
             env_value("PKGRUN_CONFIG") == Some(Value::from("/workspace/pkgrun.toml")),
             "{ctx}: PKGRUN_CONFIG"
         );
-        let ns = env_entry(c, "PKGRUN_NAMESPACE").context("no PKGRUN_NAMESPACE")?;
-        ensure!(
-            str_at(ns, "/valueFrom/fieldRef/fieldPath") == "metadata.namespace",
-            "{ctx}: PKGRUN_NAMESPACE must come from the downward API: {ns}"
-        );
+        check_state_push(job, lang, &ctx)?;
 
         // The state emptyDir at the state dir, a writable /tmp on a read-only root.
         let volumes = pod["volumes"].as_array().context("no volumes")?;
@@ -421,7 +496,7 @@ fn runner_job_is_a_helm_test_hook_running_pkgrun_with_state_volume_and_secret_en
             "{ctx}: secret from values"
         );
         ensure!(
-            env_entry(c, "PKGRUN_CONFIGMAP").map(|e| e["value"].clone())
+            env_entry(state_push(job)?, "PKGRUN_CONFIGMAP").map(|e| e["value"].clone())
                 == Some("other-state".into()),
             "{ctx}: ConfigMap from values"
         );
@@ -771,8 +846,8 @@ fn no_secret_objects_and_no_inline_credentials_in_any_rendering() -> Result<()> 
                 }
             }
             ensure!(
-                job.pointer("/spec/template/spec/initContainers").is_none(),
-                "{chart}: unexpected init containers"
+                state_push(job)?.get("envFrom").is_none(),
+                "{chart} ({ci}): the state-push container gets no registry credentials"
             );
         }
         // The schema refuses a credential-looking name in job.env.

@@ -129,6 +129,7 @@ fn install_and_upgrade(chart: &str, lang: &str) -> Result<()> {
     let (ok, out, job) = helm_test_ending_as(server, &ns, chart, true)?;
     ensure!(ok && out.contains("Phase:          Succeeded"), "{out}");
     check_job(&job, chart, lang, &ns)?;
+    admitted_pod_mounts_a_token_only_for_state_push(server, &job, &ns)?;
     let (ok, out, _) = helm_test_ending_as(server, &ns, chart, false)?;
     ensure!(!ok, "helm test must fail with the Job: {out}");
     ensure!(
@@ -163,9 +164,14 @@ fn check_job(job: &Value, chart: &str, lang: &str, ns: &str) -> Result<()> {
     let pod = &spec["template"]["spec"];
     ensure!(pod["serviceAccountName"] == format!("{chart}-runner"));
     ensure!(pod["restartPolicy"] == "Never");
-    let containers = pod["containers"].as_array().context("containers")?;
-    ensure!(containers.len() == 1, "{containers:?}");
-    let c = &containers[0];
+    ensure!(pod["automountServiceAccountToken"] == false, "{pod}");
+    let only = |list: &str| -> Result<&Value> {
+        let items = pod[list].as_array().with_context(|| list.to_string())?;
+        ensure!(items.len() == 1, "{list}: {items:?}");
+        Ok(&items[0])
+    };
+    let c = only("initContainers")?;
+    ensure!(c["name"] == "runner");
     ensure!(
         c["image"] == format!("registry.local/ameide/package-publisher-{lang}:1.2.3"),
         "{}",
@@ -183,18 +189,18 @@ fn check_job(job: &Value, chart: &str, lang: &str, ns: &str) -> Result<()> {
         "{}",
         c["envFrom"]
     );
-    let env = c["env"].as_array().context("env")?;
-    let value = |name: &str| {
-        env.iter()
+    let env_of = |c: &Value, name: &str| {
+        c["env"]
+            .as_array()
+            .into_iter()
+            .flatten()
             .find(|e| e["name"] == name)
-            .map(|e| e["value"].clone())
+            .cloned()
     };
-    ensure!(value("PKGRUN_CONFIGMAP") == Some(format!("{lang}-packages-state").into()));
-    ensure!(value("VERBOSE") == Some("1".into()), "{env:?}");
+    ensure!(env_of(c, "VERBOSE").map(|e| e["value"].clone()) == Some("1".into()));
     ensure!(
-        env.iter().any(|e| e["name"] == "PKGRUN_NAMESPACE"
-            && e["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"),
-        "{env:?}"
+        env_of(c, "PKGRUN_CONFIGMAP").is_none(),
+        "the runner writes no ConfigMap"
     );
     let mounts = c["volumeMounts"].as_array().context("mounts")?;
     let state_mount = mounts
@@ -208,6 +214,73 @@ fn check_job(job: &Value, chart: &str, lang: &str, ns: &str) -> Result<()> {
         .context("the state volume")?;
     ensure!(state_volume["emptyDir"].is_object(), "{state_volume}");
     ensure!(c["securityContext"]["readOnlyRootFilesystem"] == true);
+
+    let push = only("containers")?;
+    ensure!(push["name"] == "state-push");
+    ensure!(push["args"] == serde_json::json!(["state", "push", lang]));
+    ensure!(
+        env_of(push, "PKGRUN_CONFIGMAP").map(|e| e["value"].clone())
+            == Some(format!("{lang}-packages-state").into())
+    );
+    ensure!(
+        env_of(push, "PKGRUN_NAMESPACE")
+            .is_some_and(|e| e["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"),
+        "{push}"
+    );
+    Ok(())
+}
+
+/// What the API server's ServiceAccount admission makes of the runner Job's pod template
+/// (the pod the Job controller would create): the runner gets no token volume at all, the
+/// state-push container only its projected, short-lived one. With the chart's old
+/// `automountServiceAccountToken: true`, admission would have mounted a token into every
+/// container, init containers included.
+fn admitted_pod_mounts_a_token_only_for_state_push(
+    server: &KubeApiServer,
+    job: &Value,
+    ns: &str,
+) -> Result<()> {
+    let mut pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({
+        "metadata": { "name": "admission-check" },
+        "spec": job["spec"]["template"]["spec"].clone(),
+    }))?;
+    pod.metadata.namespace = Some(ns.to_string());
+    let api = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(server.client(), ns);
+    let admitted = server.block_on(api.create(&Default::default(), &pod))?;
+    let admitted = serde_json::to_value(&admitted)?;
+    server.block_on(api.delete("admission-check", &Default::default()))?;
+    let spec = &admitted["spec"];
+    let token_volumes: Vec<&str> = spec["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|v| {
+            v["projected"]["sources"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|s| s.get("serviceAccountToken").is_some())
+        })
+        .filter_map(|v| v["name"].as_str())
+        .collect();
+    ensure!(token_volumes.len() == 1, "one token volume: {spec}");
+    let mounts_token = |c: &Value| {
+        c["volumeMounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|m| token_volumes.contains(&m["name"].as_str().unwrap_or_default()))
+    };
+    let runner = &spec["initContainers"][0];
+    let push = &spec["containers"][0];
+    ensure!(
+        runner["name"] == "runner" && !mounts_token(runner),
+        "runner holds a token: {runner}"
+    );
+    ensure!(
+        push["name"] == "state-push" && mounts_token(push),
+        "state-push has no token: {push}"
+    );
     Ok(())
 }
 

@@ -249,3 +249,50 @@ fn state_sync_with_the_runners_token_brings_the_configmap_back_byte_for_byte() -
     );
     Ok(())
 }
+
+/// The chart's split, as its pod runs it: the runner (init container) has no token and no
+/// ConfigMap setting — `pkgrun run go` writes only the state directory; then `pkgrun state
+/// push go` with the service account's token (what the state-push container's projected
+/// token holds) writes the ConfigMap byte for byte.
+#[test]
+fn a_runner_without_a_token_then_state_push_with_it_writes_the_configmap() -> Result<()> {
+    let server = KubeApiServer::shared();
+    let runner = Runner::new(server)?;
+    let ns = runner.namespace.clone();
+    let no_kubeconfig = runner.root.join("no-kubeconfig");
+    let run = {
+        let mut cmd =
+            pkgrun_with_go_env(&runner.root, runner.registry.url(), runner.registry.token());
+        cmd.args(["run", "go"])
+            .env("KUBECONFIG", &no_kubeconfig)
+            .env_remove("PKGRUN_CONFIGMAP")
+            .env_remove("PKGRUN_NAMESPACE");
+        Run::from(cmd.output()?)
+    };
+    ensure!(run.code == 0, "pkgrun run go without a token:\n{run}");
+    ensure!(
+        configmap(server, &ns, STATE_CM)?.is_none(),
+        "the runner wrote a ConfigMap"
+    );
+
+    let push = runner.pkgrun(&["state", "push", "go"], &[])?;
+    ensure!(push.code == 0, "pkgrun state push go:\n{push}");
+    let local = runner.state_files()?;
+    let data = configmap(server, &ns, STATE_CM)?
+        .context("the state ConfigMap")?
+        .data
+        .unwrap_or_default();
+    ensure!(
+        data.len() == local.len(),
+        "{:?} vs {:?}",
+        data.keys(),
+        local.keys()
+    );
+    for (key, bytes) in &local {
+        ensure!(
+            data.get(key).map(|v| v.as_bytes()) == Some(bytes.as_slice()),
+            "{key} differs"
+        );
+    }
+    Ok(())
+}

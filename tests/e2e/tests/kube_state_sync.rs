@@ -317,3 +317,71 @@ fn the_sink_writes_nothing_when_smoke_does_not_pass() -> Result<()> {
     ensure!(configmap(server, &ws.namespace, "go-packages-state")?.is_none());
     Ok(())
 }
+
+/// `state push`: the state directory's documents reach the ConfigMap exactly as the sink
+/// writes them, and `state sync` into an empty workspace brings them back byte for byte.
+#[test]
+fn state_push_applies_the_local_state_and_sync_brings_it_back() -> Result<()> {
+    let server = KubeApiServer::shared();
+    let ws = Workspace::new(server)?;
+    ws.write("out/state/sdk-go.json", &file_text(&go_doc()));
+    ws.write("out/state/go-version", &format!("{GO_V}\n"));
+    let out = ws.pkgrun(server).args(["state", "push", "go"]).output()?;
+    ensure!(out.status.success(), "{}", text(&out.stderr));
+    let stored = configmap(server, &ws.namespace, "go-packages-state")?
+        .and_then(|c| c.data)
+        .unwrap_or_default();
+    let expected = state_data(Lang::Go, &[go_doc()], Some(GO_V));
+    ensure!(
+        stored == expected,
+        "ConfigMap data {stored:?} is not the sink's {expected:?}"
+    );
+
+    // A second workspace with the same configuration, reading the same namespace.
+    let mut other = Workspace::new(server)?;
+    other.namespace = ws.namespace.clone();
+    let sync = other
+        .pkgrun(server)
+        .args(["state", "sync", "go"])
+        .output()?;
+    ensure!(sync.status.success(), "{}", text(&sync.stderr));
+    ensure!(other.files() == ws.files(), "byte for byte");
+    Ok(())
+}
+
+/// A state that did not pass smoke (or a missing document) is not pushed: exit 4, the
+/// ConfigMap keeps its previous content, and the message names what is wrong.
+#[test]
+fn state_push_of_an_unpassed_or_incomplete_state_writes_nothing() -> Result<()> {
+    let server = KubeApiServer::shared();
+    let ws = Workspace::new(server)?;
+    seed(server, &ws.namespace)?;
+    let before = configmap(server, &ws.namespace, "go-packages-state")?;
+    let mut failed = go_doc();
+    failed.version = "v0.0.0-20261202000000-0123456789ab".into();
+    failed.smoke.status = pkgrun_core::state::SmokeStatus::Failed;
+    ws.write("out/state/sdk-go.json", &file_text(&failed));
+    let out = ws.pkgrun(server).args(["state", "push", "go"]).output()?;
+    ensure!(out.status.code() == Some(4), "{}", text(&out.stderr));
+    ensure!(
+        text(&out.stderr).contains("not pushing the go state")
+            && text(&out.stderr).contains("sdk-go: smoke failed"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Incomplete: the ts package has no document at all (and go's failed): nothing for
+    // either language, though the go ConfigMap exists.
+    let out = ws.pkgrun(server).args(["state", "push"]).output()?;
+    ensure!(out.status.code() == Some(4), "{}", text(&out.stderr));
+    ensure!(
+        text(&out.stderr).contains("sdk-go"),
+        "{}",
+        text(&out.stderr)
+    );
+    let after = configmap(server, &ws.namespace, "go-packages-state")?;
+    ensure!(
+        before.map(|c| (c.data, c.metadata.resource_version))
+            == after.map(|c| (c.data, c.metadata.resource_version))
+    );
+    Ok(())
+}

@@ -114,7 +114,26 @@ fn job_outcomes_and_pod_logs_come_from_the_api() -> Result<()> {
     let logs = kube.pod_logs(&ns, "job-name=package-go-runner")?;
     ensure!(logs.len() == 1, "{logs:?}");
     ensure!(logs[0].pod == "package-go-runner-abcde");
+    ensure!(logs[0].container == "runner");
     ensure!(logs[0].exit_code == Some(4));
     ensure!(logs[0].log == "line one\nline two\n", "{:?}", logs[0].log);
+    // A passed runner: the init container's log, then the state-push container's (which
+    // had not started in the failed pod above, so it has no log there).
+    let logs = kube.pod_logs(&ns, "job-name=other")?;
+    let seen: Vec<_> = logs
+        .iter()
+        .map(|l| (l.container.as_str(), l.exit_code, l.log.as_str()))
+        .collect();
+    ensure!(
+        seen == [
+            ("runner", Some(0), "not mine\n"),
+            (
+                "state-push",
+                Some(0),
+                pkgrun_e2e::kube_apiserver::STATE_PUSH_LOG
+            )
+        ],
+        "{seen:?}"
+    );
     Ok(())
 }

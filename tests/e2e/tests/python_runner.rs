@@ -583,3 +583,114 @@ fn prerelease_bases_publish_dev_releases_of_the_beta() -> Result<()> {
     );
     Ok(())
 }
+
+/// Issue 18: the same sources published twice (a retried CI job re-publishing a release
+/// override) are `already-present`, not a conflict, for the common build backends besides
+/// the example's hatchling: setuptools, flit-core and poetry-core, each building a wheel and
+/// an sdist with uv through devpi (whose mirror serves the backends).
+#[test]
+fn the_same_sources_published_twice_are_already_present_for_every_common_backend() -> Result<()> {
+    let devpi = Devpi::start()?;
+    for backend in BACKENDS {
+        let tmp = tempfile::tempdir()?;
+        let root = tmp.path();
+        backend.write_package(root)?;
+        // Publishes the override and returns the state document after checking the outcome.
+        let publish = |expected: &str| -> Result<serde_json::Value> {
+            let env = [("AMEIDE_PYTHON_SDK_VERSION", "2.0.0")];
+            let run = pkgrun(root, &devpi, &["publish", "python"], &env)?;
+            ensure!(
+                run.code == 0,
+                "{}: publish ({expected}):\n{run}",
+                backend.project
+            );
+            let doc = read_state(root, "repro")?;
+            ensure!(
+                doc["publish"]["outcome"] == expected,
+                "{}: {doc:#}",
+                backend.project
+            );
+            Ok(doc)
+        };
+        let doc = publish("uploaded")?;
+        let kinds: Vec<&str> = doc["artifacts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["kind"].as_str())
+            .collect();
+        ensure!(
+            kinds.contains(&"wheel") && kinds.contains(&"sdist"),
+            "{}: {kinds:?}",
+            backend.project
+        );
+        // The same sources again: nothing to upload, not a conflict.
+        publish("already-present")?;
+        let files = index_files(&devpi, backend.project)?;
+        ensure!(
+            files.len() == 2,
+            "{}: nothing new uploaded: {files:?}",
+            backend.project
+        );
+    }
+    Ok(())
+}
+
+/// A one-package workspace built by a given backend.
+struct Backend {
+    project: &'static str,
+    module: &'static str,
+    build_system: &'static str,
+    extra: &'static str,
+}
+
+const BACKENDS: [Backend; 3] = [
+    Backend {
+        project: "repro-setuptools",
+        module: "repro_setuptools",
+        build_system: "requires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"",
+        extra: "[tool.setuptools]\npackages = [\"repro_setuptools\"]\n",
+    },
+    Backend {
+        project: "repro-flit",
+        module: "repro_flit",
+        build_system: "requires = [\"flit_core>=3.4,<4\"]\nbuild-backend = \"flit_core.buildapi\"",
+        extra: "",
+    },
+    Backend {
+        project: "repro-poetry",
+        module: "repro_poetry",
+        build_system:
+            "requires = [\"poetry-core>=2.0\"]\nbuild-backend = \"poetry.core.masonry.api\"",
+        extra: "[tool.poetry]\npackages = [{ include = \"repro_poetry\" }]\n",
+    },
+];
+
+impl Backend {
+    fn write_package(&self, root: &Path) -> Result<()> {
+        let write = |rel: &str, text: &str| -> Result<()> {
+            let path = root.join(rel);
+            std::fs::create_dir_all(path.parent().context("parent")?)?;
+            Ok(std::fs::write(path, text)?)
+        };
+        write(
+            "pkgrun.toml",
+            &format!(
+                "env_prefix = \"AMEIDE\"\n\n[[python.packages]]\nname = \"{}\"\npath = \"pkg\"\nstate_key = \"repro\"\nsmoke = [ {{ import = \"{}\", symbol = \"NAME\" }} ]\n",
+                self.project, self.module
+            ),
+        )?;
+        write(
+            "pkg/pyproject.toml",
+            &format!(
+                "[build-system]\n{}\n\n[project]\nname = \"{}\"\nversion = \"0.1.0\"\ndescription = \"Reproducibility probe\"\nrequires-python = \">=3.9\"\n\n{}",
+                self.build_system, self.project, self.extra
+            ),
+        )?;
+        write(
+            &format!("pkg/{}/__init__.py", self.module),
+            "\"\"\"Reproducibility probe.\"\"\"\n\nNAME = \"probe\"\n",
+        )?;
+        Ok(())
+    }
+}

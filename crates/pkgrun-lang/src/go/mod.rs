@@ -20,7 +20,7 @@ mod build;
 mod registry;
 mod smoke;
 
-use pkgrun_core::config::Package;
+use pkgrun_core::config::{Config, Package};
 use pkgrun_core::ecosystem::go as eco;
 use pkgrun_core::env::Resolved;
 use pkgrun_core::state::{Artifact, ArtifactKind, PublishOutcome, StateDocument};
@@ -29,6 +29,8 @@ use pkgrun_core::Lang;
 use crate::adapter::{Adapter, BuildJob, Context, ProbeEvidence};
 use crate::digest::sha256_hex;
 use crate::failure::Failure;
+use crate::health::Probe;
+use crate::http::RegistryHttp;
 
 pub use build::GoBuild;
 
@@ -69,6 +71,14 @@ impl Adapter for Go {
         env.url(ENV_URL)
             .map(|u| u.base_without_slash())
             .unwrap_or_default()
+    }
+
+    fn registry_kind(&self) -> &'static str {
+        "go module registry"
+    }
+
+    fn probe_health(&self, http: &RegistryHttp, config: &Config, base: &str) -> Probe {
+        registry::probe_health(http, config, base)
     }
 
     fn build(&self, ctx: &Context, job: &BuildJob) -> Result<GoBuild, Failure> {

@@ -25,7 +25,9 @@ use super::{ENV_TOKEN, ENV_URL};
 use crate::adapter::Context;
 use crate::existing::{self, Decision, Held};
 use crate::failure::Failure;
-use crate::http::Reply;
+use crate::health::{self, Probe, RegistryAnswer};
+use crate::http::{RegistryHttp, Reply};
+use pkgrun_core::{Config, Lang};
 
 /// The registry base URL as the client uses it (credentials included, if any; only
 /// for requests, never for messages), without a trailing slash.
@@ -196,6 +198,29 @@ pub fn is_visible(ctx: &Context, module: &str, version: &str) -> Result<bool, Fa
         .http
         .get(&proxy_url(&base, module, Some(version), "info")?)?;
     Ok(info.is_success())
+}
+
+/// go-registry answers `/healthz`; a plain GOPROXY (Athens, a proxy in front) may not,
+/// so a list request for the first configured module must then be a protocol answer
+/// (200, or 404/410 for a module it does not have).
+pub(crate) fn probe_health(http: &RegistryHttp, config: &Config, base: &str) -> Probe {
+    let healthz = health::get(http, &format!("{base}/healthz"))?;
+    if healthz.is_success() {
+        return Ok("/healthz answered 200".into());
+    }
+    let Some(module) = config.section(Lang::Go).and_then(|s| s.packages.first()) else {
+        return Err(health::unexpected("/healthz", &healthz));
+    };
+    let escaped = gomod::path::escape_path(&module.name)
+        .map_err(|e| RegistryAnswer::Unexpected(format!("module path {}: {e}", module.name)))?;
+    let list = health::get(http, &format!("{base}/{escaped}/@v/list"))?;
+    match list.status.as_u16() {
+        200 | 404 | 410 => Ok(format!(
+            "{escaped}/@v/list answered {} (GOPROXY protocol)",
+            list.status.as_u16()
+        )),
+        _ => Err(health::unexpected(&format!("{escaped}/@v/list"), &list)),
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,9 @@
 use pkgrun_core::manifest::normalize_python_name;
 use url::Url;
 
+use crate::health::{self, Probe};
+use crate::http::RegistryHttp;
+
 /// The media type of PEP 691 JSON pages.
 pub const JSON_MEDIA_TYPE: &str = "application/vnd.pypi.simple.v1+json";
 
@@ -184,6 +187,21 @@ pub fn same_version(a: &str, b: &str) -> bool {
     ) {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
+    }
+}
+
+/// devpi describes itself at `<index>/+api` as `{"type": "apiconfig", …}`.
+pub(crate) fn probe_health(http: &RegistryHttp, base: &str) -> Probe {
+    let reply = health::get(http, &format!("{base}/+api"))?;
+    let is_apiconfig = reply.is_success()
+        && reply
+            .json()
+            .ok()
+            .is_some_and(|v| v.get("type").and_then(|t| t.as_str()) == Some("apiconfig"));
+    if is_apiconfig {
+        Ok("+api answered its apiconfig".into())
+    } else {
+        Err(health::unexpected("+api", &reply))
     }
 }
 

@@ -30,7 +30,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pkgrun_core::config::Package;
+use pkgrun_core::config::{Config, Package};
 use pkgrun_core::ecosystem::python as eco;
 use pkgrun_core::env::Resolved;
 use pkgrun_core::process::StepCommand;
@@ -40,6 +40,8 @@ use pkgrun_core::Lang;
 
 use crate::adapter::{Adapter, BuildJob, Context, ProbeEvidence};
 use crate::failure::Failure;
+use crate::health::Probe;
+use crate::http::RegistryHttp;
 
 use self::metadata::CoreMetadata;
 
@@ -214,6 +216,14 @@ impl Adapter for Python {
         env.url(eco::PIP_INDEX_URL.name)
             .map(|u| u.without_credentials().to_string())
             .unwrap_or_default()
+    }
+
+    fn registry_kind(&self) -> &'static str {
+        "devpi"
+    }
+
+    fn probe_health(&self, http: &RegistryHttp, _config: &Config, base: &str) -> Probe {
+        index::probe_health(http, base)
     }
 
     fn build(&self, ctx: &Context, job: &BuildJob) -> Result<PythonBuild, Failure> {

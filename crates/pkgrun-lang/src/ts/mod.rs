@@ -22,7 +22,7 @@ pub mod tool;
 
 use std::path::PathBuf;
 
-use pkgrun_core::config::Package;
+use pkgrun_core::config::{Config, Package};
 use pkgrun_core::env::Resolved;
 use pkgrun_core::secret::{RedactedUrl, Secret};
 use pkgrun_core::state::{Artifact, ArtifactKind, PublishOutcome, StateDocument};
@@ -30,6 +30,8 @@ use pkgrun_core::Lang;
 
 use crate::adapter::{Adapter, BuildJob, Context, ProbeEvidence};
 use crate::failure::Failure;
+use crate::health::Probe;
+use crate::http::RegistryHttp;
 
 use manifest::PackageJson;
 use registry::Registry;
@@ -122,6 +124,14 @@ impl Adapter for Ts {
         env.url(REGISTRY_VAR)
             .map(|u| u.without_credentials().to_string())
             .unwrap_or_default()
+    }
+
+    fn registry_kind(&self) -> &'static str {
+        "npm registry (Verdaccio)"
+    }
+
+    fn probe_health(&self, http: &RegistryHttp, _config: &Config, base: &str) -> Probe {
+        registry::probe_health(http, base)
     }
 
     fn build(&self, ctx: &Context, job: &BuildJob) -> Result<TsBuild, Failure> {

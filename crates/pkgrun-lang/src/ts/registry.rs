@@ -15,6 +15,7 @@ use indexmap::IndexMap;
 use crate::adapter::{BuildJob, Context};
 use crate::existing::{self, Decision, Held};
 use crate::failure::Failure;
+use crate::health::{self, Probe};
 use crate::http::{RegistryHttp, Reply};
 use crate::ts::manifest::Json;
 use crate::ts::TsBuild;
@@ -336,6 +337,16 @@ fn already_there(
                 ctx.config.override_var(Lang::Ts),
                 job.package.override_var(ctx.config.env_prefix()),
             ))),
+    }
+}
+
+/// npm registries answer `-/ping` with 200.
+pub(crate) fn probe_health(http: &RegistryHttp, base: &str) -> Probe {
+    let reply = health::get(http, &format!("{base}/-/ping"))?;
+    if reply.is_success() {
+        Ok("-/ping answered 200".into())
+    } else {
+        Err(health::unexpected("-/ping", &reply))
     }
 }
 

@@ -22,6 +22,7 @@ use pkgrun_core::git::resolve_sha;
 use pkgrun_core::plan::select_languages;
 use pkgrun_core::state::{SmokeStatus, StateDocument, StateStore};
 use pkgrun_core::{Config, ExitStatus, Lang};
+use pkgrun_lang::health::RegistryAnswer;
 use pkgrun_lang::http::{RegistryHttp, RetryPolicy};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -206,18 +207,16 @@ fn registry_urls(config: &Config, langs: &[Lang]) -> Result<Vec<(Lang, String)>>
         .collect())
 }
 
-/// One request that a registry of the language's kind answers in a known way.
+/// One request that a registry of the language's kind answers in a known way (each
+/// adapter's `probe_health`).
 fn probe_registry(http: &RegistryHttp, config: &Config, lang: Lang, url: &str) -> RegistryHealth {
-    let base = url.trim_end_matches('/');
     let started = Instant::now();
-    let (kind, probe) = match lang {
-        Lang::Go => ("go module registry", go_probe(http, config, base)),
-        Lang::Python => ("devpi", devpi_probe(http, base)),
-        Lang::Ts => ("npm registry (Verdaccio)", verdaccio_probe(http, base)),
-    };
-    let (status, detail) = match probe {
-        Ok(detail) => (RegistryStatus::Ok, detail),
-        Err(problem) => problem,
+    let (kind, answer) =
+        pkgrun_lang::health::probe_registry(lang, http, config, url.trim_end_matches('/'));
+    let (status, detail) = match answer {
+        RegistryAnswer::Ok(detail) => (RegistryStatus::Ok, detail),
+        RegistryAnswer::Unexpected(detail) => (RegistryStatus::Unexpected, detail),
+        RegistryAnswer::Unreachable(detail) => (RegistryStatus::Unreachable, detail),
     };
     RegistryHealth {
         language: lang,
@@ -226,79 +225,6 @@ fn probe_registry(http: &RegistryHttp, config: &Config, lang: Lang, url: &str) -
         status,
         detail,
         duration_ms: started.elapsed().as_millis() as u64,
-    }
-}
-
-type Probe = Result<String, (RegistryStatus, String)>;
-
-fn get(
-    http: &RegistryHttp,
-    url: &str,
-) -> Result<pkgrun_lang::http::Reply, (RegistryStatus, String)> {
-    http.get(url)
-        .map_err(|f| (RegistryStatus::Unreachable, f.to_string()))
-}
-
-fn unexpected(what: &str, reply: &pkgrun_lang::http::Reply) -> (RegistryStatus, String) {
-    (
-        RegistryStatus::Unexpected,
-        format!(
-            "{what} answered HTTP {}: {}",
-            reply.status.as_u16(),
-            reply.text_excerpt()
-        ),
-    )
-}
-
-/// go-registry answers `/healthz`; a plain GOPROXY (Athens, a proxy in front) may not,
-/// so a list request for the first configured module must then be a protocol answer
-/// (200, or 404/410 for a module it does not have).
-fn go_probe(http: &RegistryHttp, config: &Config, base: &str) -> Probe {
-    let healthz = get(http, &format!("{base}/healthz"))?;
-    if healthz.is_success() {
-        return Ok("/healthz answered 200".into());
-    }
-    let Some(module) = config.section(Lang::Go).and_then(|s| s.packages.first()) else {
-        return Err(unexpected("/healthz", &healthz));
-    };
-    let escaped = gomod::path::escape_path(&module.name).map_err(|e| {
-        (
-            RegistryStatus::Unexpected,
-            format!("module path {}: {e}", module.name),
-        )
-    })?;
-    let list = get(http, &format!("{base}/{escaped}/@v/list"))?;
-    match list.status.as_u16() {
-        200 | 404 | 410 => Ok(format!(
-            "{escaped}/@v/list answered {} (GOPROXY protocol)",
-            list.status.as_u16()
-        )),
-        _ => Err(unexpected(&format!("{escaped}/@v/list"), &list)),
-    }
-}
-
-/// devpi describes itself at `<index>/+api` as `{"type": "apiconfig", …}`.
-fn devpi_probe(http: &RegistryHttp, base: &str) -> Probe {
-    let reply = get(http, &format!("{base}/+api"))?;
-    let is_apiconfig = reply.is_success()
-        && reply
-            .json()
-            .ok()
-            .is_some_and(|v| v.get("type").and_then(|t| t.as_str()) == Some("apiconfig"));
-    if is_apiconfig {
-        Ok("+api answered its apiconfig".into())
-    } else {
-        Err(unexpected("+api", &reply))
-    }
-}
-
-/// npm registries answer `-/ping` with 200.
-fn verdaccio_probe(http: &RegistryHttp, base: &str) -> Probe {
-    let reply = get(http, &format!("{base}/-/ping"))?;
-    if reply.is_success() {
-        Ok("-/ping answered 200".into())
-    } else {
-        Err(unexpected("-/ping", &reply))
     }
 }
 

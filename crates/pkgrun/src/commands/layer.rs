@@ -241,7 +241,10 @@ fn harvest(
             .map_err(kube_error)?;
         let mut exit_code = None;
         for pod in &pods {
-            log.info(&format!("logs of pod {ns}/{} (job {job}):", pod.pod));
+            log.info(&format!(
+                "logs of pod {ns}/{} container {} (job {job}):",
+                pod.pod, pod.container
+            ));
             for line in pod.log.lines() {
                 log.child_line(line.trim_end_matches('\r'));
             }

@@ -8,6 +8,7 @@ pub mod layer;
 pub mod log;
 pub mod pipeline;
 pub mod state;
+pub mod state_push;
 pub mod state_sync;
 pub mod step;
 pub mod version;
@@ -39,6 +40,7 @@ pub fn dispatch(command: Command, globals: &Globals) -> Result<Outcome> {
         Command::State(StateCommand::Show { json }) => state::show(json, globals),
         Command::State(StateCommand::Clean) => state::clean(globals),
         Command::State(StateCommand::Sync(args)) => state_sync::run(args, globals),
+        Command::State(StateCommand::Push(args)) => state_push::run(args, globals),
         Command::Layer(args) => layer::run(args, globals),
         Command::Env(args) => env::run(args, globals),
         Command::Health(args) => health::run(args, globals),

@@ -8,7 +8,15 @@ logs by label query (app.kubernetes.io/instance + app.kubernetes.io/component=ru
 Credentials only arrive through `envFrom` the existing Secret `envSecretName`; this
 template never renders a credential. The root filesystem is read-only: pkgrun builds in
 copies under $TMPDIR (an emptyDir at /tmp) and writes state into the emptyDir at
-/workspace/tmp/tilt-packages, then server-side applies it to `stateConfigMap`.
+/workspace/tmp/tilt-packages.
+
+Who holds the service-account token: nobody in the runner. The runner runs third-party code
+(build backends, lifecycle scripts, the published package), so it is an *init container*
+of a pod with `automountServiceAccountToken: false` and no token volume. Only when it
+passed does the `state-push` container start: it mounts a projected, short-lived token
+(expirationSeconds `statePush.tokenExpirationSeconds`) with the cluster CA and the
+namespace, exactly where the automounted one would be, reads the state emptyDir read-only
+and runs `pkgrun state push <language>` (no registry credentials: no envFrom).
 */}}
 {{- define "package-runner.runner-job" -}}
 apiVersion: batch/v1
@@ -37,8 +45,8 @@ spec:
     spec:
       restartPolicy: Never
       serviceAccountName: {{ include "package-runner.serviceAccountName" . }}
-      # pkgrun talks to the API server with this token (no kubectl in the image).
-      automountServiceAccountToken: true
+      # No token for the runner: only the state-push container mounts one (below).
+      automountServiceAccountToken: false
       securityContext:
         runAsNonRoot: true
         runAsUser: {{ .Values.job.runAsUser }}
@@ -54,7 +62,7 @@ spec:
       tolerations:
         {{- toYaml . | nindent 8 }}
       {{- end }}
-      containers:
+      initContainers:
         - name: runner
           image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
           imagePullPolicy: {{ .Values.image.pullPolicy }}
@@ -69,12 +77,6 @@ spec:
           env:
             - name: PKGRUN_CONFIG
               value: /workspace/pkgrun.toml
-            - name: PKGRUN_CONFIGMAP
-              value: {{ .Values.stateConfigMap | quote }}
-            - name: PKGRUN_NAMESPACE
-              valueFrom:
-                fieldRef:
-                  fieldPath: metadata.namespace
             # A read-only root filesystem: every tool's home, cache and scratch is /tmp.
             - name: HOME
               value: /tmp
@@ -101,7 +103,58 @@ spec:
               mountPath: /workspace/tmp/tilt-packages
             - name: tmp
               mountPath: /tmp
+      containers:
+        - name: state-push
+          image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
+          imagePullPolicy: {{ .Values.image.pullPolicy }}
+          workingDir: /workspace
+          command: ["pkgrun"]
+          args: ["state", "push", {{ .Values.language | quote }}]
+          env:
+            - name: PKGRUN_CONFIG
+              value: /workspace/pkgrun.toml
+            - name: PKGRUN_CONFIGMAP
+              value: {{ .Values.stateConfigMap | quote }}
+            - name: PKGRUN_NAMESPACE
+              valueFrom:
+                fieldRef:
+                  fieldPath: metadata.namespace
+            - name: HOME
+              value: /tmp
+          {{- with .Values.statePush.resources }}
+          resources:
+            {{- toYaml . | nindent 12 }}
+          {{- end }}
+          securityContext:
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            capabilities:
+              drop:
+                - ALL
+          volumeMounts:
+            - name: state
+              mountPath: /workspace/tmp/tilt-packages
+              readOnly: true
+            - name: service-account-token
+              mountPath: /var/run/secrets/kubernetes.io/serviceaccount
+              readOnly: true
       volumes:
+        - name: service-account-token
+          projected:
+            sources:
+              - serviceAccountToken:
+                  path: token
+                  expirationSeconds: {{ .Values.statePush.tokenExpirationSeconds }}
+              - configMap:
+                  name: kube-root-ca.crt
+                  items:
+                    - key: ca.crt
+                      path: ca.crt
+              - downwardAPI:
+                  items:
+                    - path: namespace
+                      fieldRef:
+                        fieldPath: metadata.namespace
         - name: state
           emptyDir:
             sizeLimit: {{ .Values.job.stateSizeLimit }}
