@@ -125,12 +125,7 @@ fn tar_members(bytes: &[u8]) -> Result<BTreeMap<String, Member>, String> {
             // pax/GNU extension headers are folded into the entries by the reader.
             _ => {
                 let executable = header.mode().map_err(|e| e.to_string())? & 0o111 != 0;
-                let mut content = Vec::new();
-                entry.read_to_end(&mut content).map_err(|e| e.to_string())?;
-                Member::File {
-                    sha256: sha256(&content),
-                    executable,
-                }
+                file_member(&mut entry, executable)?
             }
         };
         if out.insert(path.clone(), member).is_some() {
@@ -138,6 +133,16 @@ fn tar_members(bytes: &[u8]) -> Result<BTreeMap<String, Member>, String> {
         }
     }
     Ok(out)
+}
+
+/// A regular file member: its contents' digest and whether it is executable.
+fn file_member(content: &mut impl Read, executable: bool) -> Result<Member, String> {
+    let mut bytes = Vec::new();
+    content.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    Ok(Member::File {
+        sha256: sha256(&bytes),
+        executable,
+    })
 }
 
 fn zip_members(bytes: &[u8]) -> Result<BTreeMap<String, Member>, String> {
@@ -151,12 +156,7 @@ fn zip_members(bytes: &[u8]) -> Result<BTreeMap<String, Member>, String> {
             Member::Dir
         } else {
             let executable = file.unix_mode().is_some_and(|m| m & 0o111 != 0);
-            let mut content = Vec::new();
-            file.read_to_end(&mut content).map_err(|e| e.to_string())?;
-            Member::File {
-                sha256: sha256(&content),
-                executable,
-            }
+            file_member(&mut file, executable)?
         };
         if out.insert(path.clone(), member).is_some() {
             return Err(format!("{path} appears twice"));

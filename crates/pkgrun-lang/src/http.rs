@@ -3,7 +3,7 @@
 //! Every request a runner sends to a registry goes through [`RegistryHttp`]: a
 //! connection refused, a timeout, a 502/503/504 or a 429 is retried a bounded number of
 //! times with exponential backoff (a 429 waits its `Retry-After` seconds instead,
-//! capped), and every wait is logged when the client has a logger; when the attempts
+//! capped), so is an answer whose body ends early (a connection cut mid-body), and every wait is logged when the client has a logger; when the attempts
 //! run out the result is a [`FailureKind::Unreachable`](crate::FailureKind::Unreachable)
 //! failure (exit 5). Any other status is returned to the adapter, which knows what a 401
 //! or a 409 means for its registry. URLs in messages are redacted: credentials never print.
@@ -190,15 +190,16 @@ impl RegistryHttp {
         let mut last_problem = String::new();
         for attempt in 1..=self.policy.attempts.max(1) {
             let mut wait = backoff;
-            match build(client).send() {
-                Ok(response) if is_retryable_status(response.status()) => {
-                    let reply = read(response, &shown)?;
+            match build(client).send().map(read) {
+                // An answer cut off mid-body is retried like no answer at all.
+                Ok(Err(cut)) => last_problem = format!("the answer was cut off: {cut}"),
+                Ok(Ok(reply)) if is_retryable_status(reply.status) => {
                     if let Some(asked) = reply.retry_after {
                         wait = asked.min(self.policy.max_retry_after);
                     }
                     last_problem = format!("HTTP {}: {}", reply.status, reply.text_excerpt());
                 }
-                Ok(response) => return read(response, &shown),
+                Ok(Ok(reply)) => return Ok(reply),
                 Err(e) if e.is_builder() => {
                     return Err(Failure::usage(format!(
                         "bad request to {shown}: {}",
@@ -253,7 +254,8 @@ fn retry_after(response: &Response) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
-fn read(response: Response, shown: &str) -> Result<Reply, Failure> {
+/// The answer read to the end; a body that ends early is the cause chain's text.
+fn read(response: Response) -> Result<Reply, String> {
     let status = response.status();
     let retry_after = retry_after(&response);
     let location = response
@@ -266,13 +268,7 @@ fn read(response: Response, shown: &str) -> Result<Reply, Failure> {
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let body = response
-        .bytes()
-        .map_err(|e| {
-            Failure::unreachable(format!("reading the answer from {shown} failed"))
-                .with_detail(without_url(e))
-        })?
-        .to_vec();
+    let body = response.bytes().map_err(without_url)?.to_vec();
     Ok(Reply {
         status,
         content_type,

@@ -26,12 +26,15 @@
 //!   [`workspace::pkgrun_with_ts_env`]; Go's is [`go::pkgrun_with_go_env`]).
 //! * [`proc_audit`]: [`proc_audit::ProcAudit`], which samples the environment and arguments
 //!   of a command's descendants for secret values while it runs.
+//! * [`fault_proxy`]: [`FaultProxy`], a FAKE fault-injecting HTTP proxy in front of a real
+//!   registry: per-request status, delay, stall, drop, truncate, flipped bytes, redirect.
 //! * [`forwarder`]: [`TcpForwarder`], a loopback TCP forwarder / CONNECT proxy that a test can
 //!   shut down to make an upstream unreachable.
 
 pub mod charts;
 pub mod devpi;
 pub mod docker;
+pub mod fault_proxy;
 pub mod forwarder;
 pub mod go;
 pub mod kube_apiserver;
@@ -45,6 +48,7 @@ pub mod verdaccio;
 pub mod workspace;
 
 pub use devpi::Devpi;
+pub use fault_proxy::{Fault, FaultProxy, Rule};
 pub use forwarder::TcpForwarder;
 pub use kube_apiserver::KubeApiServer;
 pub use paths::{copy_tree, example_monorepo, repo_root, tools_bin, tools_dir, workspace_bin};

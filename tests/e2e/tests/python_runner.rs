@@ -595,19 +595,24 @@ fn the_same_sources_published_twice_are_already_present_for_every_common_backend
         let tmp = tempfile::tempdir()?;
         let root = tmp.path();
         backend.write_package(root)?;
-        let env = [("AMEIDE_PYTHON_SDK_VERSION", "2.0.0")];
-        let first = pkgrun(root, &devpi, &["publish", "python"], &env)?;
-        ensure!(
-            first.code == 0,
-            "{}: first publish:\n{first}",
-            backend.project
-        );
-        let doc = read_state(root, "repro")?;
-        ensure!(
-            doc["publish"]["outcome"] == "uploaded",
-            "{}: {doc:#}",
-            backend.project
-        );
+        // Publishes the override and returns the state document after checking the outcome.
+        let publish = |expected: &str| -> Result<serde_json::Value> {
+            let env = [("AMEIDE_PYTHON_SDK_VERSION", "2.0.0")];
+            let run = pkgrun(root, &devpi, &["publish", "python"], &env)?;
+            ensure!(
+                run.code == 0,
+                "{}: publish ({expected}):\n{run}",
+                backend.project
+            );
+            let doc = read_state(root, "repro")?;
+            ensure!(
+                doc["publish"]["outcome"] == expected,
+                "{}: {doc:#}",
+                backend.project
+            );
+            Ok(doc)
+        };
+        let doc = publish("uploaded")?;
         let kinds: Vec<&str> = doc["artifacts"]
             .as_array()
             .into_iter()
@@ -619,19 +624,8 @@ fn the_same_sources_published_twice_are_already_present_for_every_common_backend
             "{}: {kinds:?}",
             backend.project
         );
-
-        let second = pkgrun(root, &devpi, &["publish", "python"], &env)?;
-        ensure!(
-            second.code == 0,
-            "{}: the same sources again:\n{second}",
-            backend.project
-        );
-        let doc = read_state(root, "repro")?;
-        ensure!(
-            doc["publish"]["outcome"] == "already-present",
-            "{}: {doc:#}",
-            backend.project
-        );
+        // The same sources again: nothing to upload, not a conflict.
+        publish("already-present")?;
         let files = index_files(&devpi, backend.project)?;
         ensure!(
             files.len() == 2,

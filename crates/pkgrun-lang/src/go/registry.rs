@@ -79,7 +79,7 @@ pub fn upload(ctx: &Context, build: &GoBuild) -> Result<PublishOutcome, Failure>
                 Decision::AlreadyPresent | Decision::Upload => Ok(PublishOutcome::AlreadyPresent),
             }
         }
-        _ => Err(refused(&reply, &what)),
+        _ => Err(refused(&reply, &what, &crate::http::redact(&base))),
     }
 }
 
@@ -144,11 +144,12 @@ fn accepted(reply: &Reply, build: &GoBuild, what: &str) -> Result<PublishOutcome
     })
 }
 
-/// The failure for an upload refused for its token (401/403) or its content.
-fn refused(reply: &Reply, what: &str) -> Failure {
+/// The failure for an upload refused for its token (401/403) or its content, naming the
+/// registry (`registry` is already redacted).
+fn refused(reply: &Reply, what: &str, registry: &str) -> Failure {
     match reply.status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Failure::publish(format!(
-            "the registry refused the upload of {what} (HTTP {}): {}",
+            "the registry at {registry} refused the upload of {what} (HTTP {}): {}",
             reply.status.as_u16(),
             reply.text_excerpt()
         ))
@@ -158,7 +159,7 @@ fn refused(reply: &Reply, what: &str) -> Failure {
             format!("the registry does not accept uploads with {ENV_TOKEN} (403): configure an upload token on the registry, or point {ENV_URL} at one that takes uploads")
         }),
         s => Failure::publish(format!(
-            "the registry rejected {what} (HTTP {})",
+            "the registry at {registry} rejected {what} (HTTP {})",
             s.as_u16()
         ))
         .with_detail(format!("registry said: {}", reply.text_excerpt()))

@@ -578,9 +578,14 @@ impl Served<'_> {
         let what = self.what();
         let recorded = recorded(doc, ArtifactKind::Zip, &what)?;
         let zip = self.get("zip")?;
+        let served_sha256 = sha256_hex(&zip.body);
+        // Corrupted bytes rarely stay a readable zip: name the digests that differ.
         let zip_h1 = gomod::hash::hash_zip(&zip.body).map_err(|e| {
-            Failure::smoke(format!("the zip served for {what} is not a readable zip"))
-                .with_detail(e.to_string())
+            Failure::smoke(format!(
+                "the registry serves other bytes for {what}: sha256 {served_sha256}, published sha256 {}, and they are not a readable zip",
+                recorded.sha256
+            ))
+            .with_detail(e.to_string())
         })?;
         let published = recorded.h1.as_deref().unwrap_or("");
         if zip_h1 != published {
@@ -588,7 +593,7 @@ impl Served<'_> {
                 "the registry serves a different zip for {what}: {zip_h1}, published {published}"
             )));
         }
-        let same_bytes = sha256_hex(&zip.body) == recorded.sha256;
+        let same_bytes = served_sha256 == recorded.sha256;
         Ok(format!(
             "zip {zip_h1} ({} bytes{})",
             zip.body.len(),
