@@ -7,14 +7,24 @@
 //! edits re-trigger which layer (Tilt's rule: a dep that is a directory matches every file
 //! under it), and the example resources that depend on the synced state files.
 //!
-//! Not done here: running the recorded commands (`tilt ci`) — see the README's "Tiltfile".
+//! Then the closest thing to `tilt ci` here: the go layer's recorded commands (`infra:27`,
+//! then `example:sdk-go`) run in dependency order against the REAL node of
+//! `pkgrun_e2e::go_layer` (the same cluster, images and STAND-INs as `kube_node`: the helmfile
+//! stand-in, the stand-in base images, the go-registry in a stand-in image). Layers 26 and 28
+//! are checked as recorded only: their registry Deployments (Verdaccio, devpi) have no images
+//! here.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, ensure, Context, Result};
-use pkgrun_e2e::repo_root;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, PostParams};
+use pkgrun_e2e::charts::ChartWorkspace;
+use pkgrun_e2e::go_layer::{self, prepare_namespace, text};
+use pkgrun_e2e::paths::target_tmp_dir;
+use pkgrun_e2e::{copy_tree, example_monorepo, repo_root, workspace_bin};
 use serde_json::Value as Json;
 use starlark::collections::SmallMap;
 use starlark::environment::{Globals, GlobalsBuilder, LibraryExtension, Module};
@@ -431,5 +441,99 @@ fn the_standins_refuse_what_tilt_refuses() -> Result<()> {
             .into(),
     )?;
     ensure!(dependency_order(&cycle).is_err(), "a cycle was ordered");
+    Ok(())
+}
+
+/// `tilt ci` for the go layer, on the real node: the recorded commands of `infra:27` and
+/// `example:sdk-go`, in the order their `resource_deps` give, from a directory laid out like
+/// the repository (the charts with their dependencies built, a copy of the example monorepo).
+#[test]
+fn infra_27_then_its_example_run_on_the_real_node_in_dependency_order() -> Result<()> {
+    let resources = tiltfile()?;
+    let go = ["infra:27", "example:sdk-go"];
+    let order: Vec<String> = dependency_order(&resources)?
+        .into_iter()
+        .filter(|n| go.contains(&n.as_str()))
+        .collect();
+    ensure!(order == go, "order {order:?}");
+
+    let cluster = go_layer::cluster();
+    let server = cluster.server;
+    // The helmfiles' namespace, which the Tiltfile's state sync reads.
+    let namespace: Namespace =
+        serde_json::from_value(serde_json::json!({ "metadata": { "name": "packages" } }))?;
+    server.block_on(
+        Api::<Namespace>::all(server.client()).create(&PostParams::default(), &namespace),
+    )?;
+    prepare_namespace(server, "packages")?;
+
+    let root = tempfile::tempdir_in(target_tmp_dir()?)?;
+    std::os::unix::fs::symlink(&ChartWorkspace::shared().deploy, root.path().join("deploy"))?;
+    let monorepo = root.path().join("examples/monorepo");
+    copy_tree(&example_monorepo(), &monorepo)?;
+    let state_dir = monorepo.join("tmp/tilt-packages");
+    let _ = std::fs::remove_dir_all(&state_dir);
+    let pkgrun_dir = workspace_bin("pkgrun")
+        .parent()
+        .context("bin dir")?
+        .to_path_buf();
+    let path = std::env::join_paths(
+        std::iter::once(pkgrun_dir).chain(std::env::split_paths(&cluster.layer_path()?)),
+    )?;
+
+    let mut stdout = BTreeMap::new();
+    for name in &order {
+        let cmd = by_name(&resources, name)?.list("cmd")?;
+        let (program, args) = cmd.split_first().context("empty cmd")?;
+        let out = std::process::Command::new(program)
+            .args(args)
+            .current_dir(root.path())
+            .envs(ChartWorkspace::shared().helm_homes())
+            .env("PATH", &path)
+            .env("KUBECONFIG", server.admin_kubeconfig())
+            .env("NO_COLOR", "1")
+            .env_remove("PKGRUN_NAMESPACE")
+            .env_remove("PKGRUN_CONFIG")
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "{name} failed:\n{}\nnode:\n{}",
+            text(&out),
+            cluster.node.logs()
+        );
+        stdout.insert(
+            name.clone(),
+            (String::from_utf8(out.stdout.clone())?, text(&out)),
+        );
+    }
+
+    // infra:27 ran the runner Job on the node (its pod's log, prefixed) and synced its
+    // ConfigMap back byte for byte: the files example:sdk-go depends on.
+    let layer_log = &stdout["infra:27"].1;
+    ensure!(
+        layer_log
+            .lines()
+            .any(|l| l.starts_with("[packages:go-layer]") && l.contains("| [packages:go-smoke]")),
+        "no smoke line of the runner pod:\n{layer_log}"
+    );
+    let configmap = server
+        .configmap("packages", "go-packages-state")?
+        .context("go-packages-state missing")?;
+    for (key, value) in configmap.data.context("no data")? {
+        let synced = std::fs::read_to_string(state_dir.join(&key)).with_context(|| key.clone())?;
+        ensure!(synced == value, "{key} differs from the ConfigMap");
+    }
+    for dep in by_name(&resources, "example:sdk-go")?.list("deps")? {
+        ensure!(root.path().join(&dep).is_file(), "{dep} was not synced");
+    }
+    // example:sdk-go consumed that state: the version contract of what the runner published.
+    let version = std::fs::read_to_string(state_dir.join("go-version"))?;
+    let line = format!("AMEIDE_GO_SDK_VERSION={}", version.trim());
+    ensure!(
+        stdout["example:sdk-go"].0.lines().any(|l| l == line),
+        "example:sdk-go printed {:?}, want {line}",
+        stdout["example:sdk-go"].0
+    );
+    ensure!(version.contains("-0123456789ab"), "go-version {version:?}");
     Ok(())
 }
