@@ -345,6 +345,7 @@ async fn handle_request(
             status,
             retry_after,
         }) => {
+            read_request_body(req).await;
             let mut b = Response::builder().status(*status);
             if let Some(secs) = retry_after {
                 b = b.header("retry-after", secs.to_string());
@@ -353,6 +354,7 @@ async fn handle_request(
             return Ok(b.body(full(text.into())).expect("response"));
         }
         Some(Fault::Redirect { status, location }) => {
+            read_request_body(req).await;
             return Ok(Response::builder()
                 .status(*status)
                 .header("location", location)
@@ -378,6 +380,13 @@ async fn handle_request(
         }
     };
     shape(answer, fault)
+}
+
+/// Reads the whole request body, as a registry does before it answers a status or a
+/// redirect. Answering mid-upload is another fault (the client's send fails: a transport
+/// error it may retry); racing the two made "a 401 is not retried" depend on timing.
+async fn read_request_body(req: Request<Incoming>) {
+    let _ = req.into_body().collect().await;
 }
 
 /// The registry's answer, read whole.
