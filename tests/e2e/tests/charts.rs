@@ -789,19 +789,8 @@ fn every_object_carries_the_standard_labels_and_the_job_is_found_by_label_query(
 
 /// Names or values that would be credentials if they showed up in a rendered manifest.
 fn looks_like_credential(name: &str, value: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    let secret_name = [
-        "TOKEN",
-        "PASSWORD",
-        "PASSWD",
-        "SECRET",
-        "CREDENTIAL",
-        "AUTH",
-        "API_KEY",
-        "APIKEY",
-    ]
-    .iter()
-    .any(|w| upper.contains(w));
+    // The same name rule that keeps such variables from pkgrun's children.
+    let secret_name = pkgrun_core::child_env::looks_like_credential(name);
     // A URL with user:password@ in it.
     let userinfo = value
         .split_once("://")
