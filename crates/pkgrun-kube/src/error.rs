@@ -141,6 +141,9 @@ impl KubeError {
             )),
             KubeError::Conflict { .. } => Some("another tool changed a key pkgrun owns; pkgrun applies with force unless told otherwise, so this only happens with force disabled".into()),
             KubeError::TooLarge { .. } => Some("split the language's packages over several ConfigMaps, or remove keys other tools added to this ConfigMap".into()),
+            KubeError::BadDocument { object, key, .. } => Some(format!(
+                "remove the key {key} from {object} (kubectl edit), or delete the ConfigMap and let the next passed `pkgrun run` write it again; an old runner's python.json or ts.json is such a key (docs/migration.md, section 2)"
+            )),
             KubeError::NotFound { .. } => Some("has the layer (`pkgrun layer …`) run and written its state? check the ConfigMap name and --namespace".into()),
             KubeError::Unreachable { .. } => Some("check the kubeconfig's server address (or the in-cluster service) and that the API server is up".into()),
             KubeError::Overloaded { .. } => Some("the API server is overloaded or its front proxy failing; run the command again later".into()),

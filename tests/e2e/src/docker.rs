@@ -3,8 +3,9 @@
 //! [`DockerEngine::start_or_reuse`] uses the engine `DOCKER_HOST` (or the default socket)
 //! names when it answers; otherwise it starts its own `dockerd` (overlay2 storage, no
 //! iptables, no bridge: containers run with `--network host`) on its own data root,
-//! exec root, pid file and socket, so it never clashes with another daemon, and stops
-//! it when dropped. The data root is `<target>/tmp/images-dockerd` and survives the run:
+//! exec root, pid file and socket, so it never clashes with another daemon, under a
+//! supervisor shell that stops it (and removes its exec root) when the engine is dropped or
+//! the test process dies however it dies (its stdin reaches EOF). The data root is `<target>/tmp/images-dockerd` and survives the run:
 //! the imported bases and the layer cache make a warm run fast.
 //!
 //! No image registry is reachable from the project's machines, so the real bases cannot
@@ -26,6 +27,8 @@ pub struct DockerEngine {
     host: String,
     /// Our own dockerd, stopped on drop; `None` when an existing engine answered.
     daemon: Option<ChildGuard>,
+    /// Our end of the supervisor's stdin: closing it (or dying) stops dockerd.
+    supervisor_stdin: Option<std::process::ChildStdin>,
     _exec_root: Option<tempfile::TempDir>,
 }
 
@@ -40,6 +43,7 @@ impl DockerEngine {
             return Ok(DockerEngine {
                 host: existing,
                 daemon: None,
+                supervisor_stdin: None,
                 _exec_root: None,
             });
         }
@@ -47,43 +51,60 @@ impl DockerEngine {
     }
 
     fn start_own() -> Result<DockerEngine> {
+        Self::start_own_in(&target_tmp_dir()?.join("images-dockerd"))
+    }
+
+    /// Starts our own dockerd on `data_root` under the [supervisor](DOCKERD_SUPERVISOR):
+    /// it stops dockerd and removes the exec root when this engine is dropped *or* when
+    /// this test process dies without dropping it (a static, a SIGKILL).
+    pub fn start_own_in(data_root: &Path) -> Result<DockerEngine> {
         ensure!(
             which("dockerd"),
             "dockerd is not on PATH: run scripts/tools/install-docker-engine.sh"
         );
-        let data_root = target_tmp_dir()?.join("images-dockerd");
-        std::fs::create_dir_all(&data_root)?;
+        std::fs::create_dir_all(data_root)?;
         // The exec root holds containerd's sockets, whose paths must stay short.
         let exec_root = tempfile::Builder::new()
             .prefix("pkgrun-dockerd-")
             .tempdir_in("/tmp")?;
         let socket = exec_root.path().join("docker.sock");
         let host = format!("unix://{}", socket.display());
-        let log = data_root.join("dockerd.log");
-        // overlay2, not vfs: with vfs every build step copies the whole root filesystem
-        // (a Go image took 386 s to build here, 5 s with overlay2 on the same ext4 disk).
-        let mut cmd = Command::new("dockerd");
-        cmd.args([
-            "--storage-driver=overlay2",
-            "--iptables=false",
-            "--bridge=none",
-        ])
-        .arg("--data-root")
-        .arg(&data_root)
-        .arg("--exec-root")
-        .arg(exec_root.path().join("exec"))
-        .arg("--pidfile")
-        .arg(exec_root.path().join("dockerd.pid"))
-        .arg("--host")
-        .arg(&host);
-        let daemon = ChildGuard::spawn_logged("dockerd", &mut cmd, &log)
-            .context("start dockerd (it needs root)")?;
+        let log = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(data_root.join("dockerd.log"))?;
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", DOCKERD_SUPERVISOR, "pkgrun-dockerd-supervisor"])
+            .arg(exec_root.path())
+            // overlay2, not vfs: with vfs every build step copies the whole root filesystem
+            // (a Go image took 386 s to build here, 5 s with overlay2 on the same ext4 disk).
+            .args([
+                "dockerd",
+                "--storage-driver=overlay2",
+                "--iptables=false",
+                "--bridge=none",
+            ])
+            .arg("--data-root")
+            .arg(data_root)
+            .arg("--exec-root")
+            .arg(exec_root.path().join("exec"))
+            .arg("--pidfile")
+            .arg(exec_root.path().join("dockerd.pid"))
+            .arg("--host")
+            .arg(&host)
+            .stdin(Stdio::piped())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        let mut daemon =
+            ChildGuard::spawn("dockerd", &mut cmd).context("start dockerd (it needs root)")?;
+        let stdin = daemon.take_stdin();
+        let log = || std::fs::read_to_string(data_root.join("dockerd.log")).unwrap_or_default();
         let deadline = Instant::now() + Duration::from_secs(60);
         while !answers(&host) {
-            if Instant::now() > deadline {
+            if Instant::now() > deadline || !daemon.is_running() {
                 bail!(
                     "dockerd did not answer at {host} within 60 s; its log:\n{}",
-                    daemon.log()
+                    log()
                 );
             }
             std::thread::sleep(Duration::from_millis(250));
@@ -91,6 +112,7 @@ impl DockerEngine {
         Ok(DockerEngine {
             host,
             daemon: Some(daemon),
+            supervisor_stdin: stdin,
             _exec_root: Some(exec_root),
         })
     }
@@ -159,11 +181,17 @@ impl DockerEngine {
 
 impl Drop for DockerEngine {
     fn drop(&mut self) {
-        if let Some(daemon) = &mut self.daemon {
-            daemon.stop();
+        let Some(daemon) = &mut self.daemon else {
+            return;
+        };
+        drop(self.supervisor_stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while daemon.is_running() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
         }
-        // dockerd bind-mounts its network namespace at <exec root>/netns/default and
-        // leaves it mounted when it exits; unmount it so the exec root can be removed.
+        daemon.stop();
+        // Only if the supervisor was killed before its cleanup: dockerd leaves its network
+        // namespace bind-mounted at <exec root>/netns/default, which blocks the removal.
         if let Some(exec_root) = &self._exec_root {
             let netns = exec_root.path().join("exec/netns/default");
             if netns.exists() {
@@ -176,6 +204,28 @@ impl Drop for DockerEngine {
         }
     }
 }
+
+/// Runs `dockerd` (its arguments after the exec root, `$1`) until its stdin reaches EOF or
+/// it gets SIGTERM/SIGINT, then stops dockerd, unmounts the network namespace dockerd
+/// leaves mounted and removes the exec root. The test process holds the other end of
+/// stdin, so even a test binary killed with SIGKILL leaves no daemon behind on a reused
+/// CI machine.
+const DOCKERD_SUPERVISOR: &str = r#"
+exec_root=$1; shift
+"$@" </dev/null &
+daemon=$!
+cleanup() {
+  trap '' TERM INT
+  kill -TERM "$daemon" 2>/dev/null
+  wait "$daemon"
+  umount "$exec_root/exec/netns/default" 2>/dev/null
+  rm -rf "$exec_root"
+  exit 0
+}
+trap cleanup TERM INT
+cat >/dev/null
+cleanup
+"#;
 
 fn answers(host: &str) -> bool {
     which("docker")

@@ -659,3 +659,96 @@ fn runner_images_build_run_and_hold_only_their_language() -> Result<()> {
     }
     Ok(())
 }
+
+/// Set in the re-run of [`an_own_dockerd_is_stopped_and_cleaned_up_when_its_test_process_is_killed`]
+/// that plays the test process owning the engine.
+const OWNER_DATA_ROOT_ENV: &str = "PKGRUN_E2E_DOCKERD_OWNER_DATA_ROOT";
+
+/// A CI machine is reused: a dockerd the suite started must not outlive a test binary that
+/// is killed (SIGKILL, so no destructor runs). This test re-runs itself as the owner of a
+/// fresh engine on a throwaway data root, kills that process, then checks that dockerd,
+/// its containerd and its exec root are gone.
+#[test]
+fn an_own_dockerd_is_stopped_and_cleaned_up_when_its_test_process_is_killed() -> Result<()> {
+    const NAME: &str = "an_own_dockerd_is_stopped_and_cleaned_up_when_its_test_process_is_killed";
+    if let Ok(data_root) = std::env::var(OWNER_DATA_ROOT_ENV) {
+        let engine = DockerEngine::start_own_in(Path::new(&data_root))?;
+        let exec_root = engine
+            .exec_root()
+            .context("an own engine has an exec root")?;
+        println!("OWNER {}", exec_root.display());
+        // Until killed by the test that started this process.
+        std::thread::sleep(std::time::Duration::from_secs(600));
+        std::process::exit(1);
+    }
+    let data_root = tempfile::tempdir_in(target_tmp_dir()?)?;
+    let mut owner = std::process::Command::new(std::env::current_exe()?)
+        .args([NAME, "--exact", "--nocapture", "--test-threads=1"])
+        .env(OWNER_DATA_ROOT_ENV, data_root.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let stdout = owner.stdout.take().context("owner's stdout")?;
+    let exec_root = std::io::BufRead::lines(std::io::BufReader::new(stdout))
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("OWNER ").map(PathBuf::from));
+    let Some(exec_root) = exec_root else {
+        owner.kill()?;
+        anyhow::bail!(
+            "the owner process exited before its dockerd answered: {:?}",
+            owner.wait()?
+        );
+    };
+    let dockerd: i32 = std::fs::read_to_string(exec_root.join("dockerd.pid"))?
+        .trim()
+        .parse()?;
+    let holders = processes_mentioning(&exec_root);
+    ensure!(
+        holders.contains(&dockerd) && holders.len() >= 2,
+        "dockerd {dockerd} and its containerd should run under {}: {holders:?}",
+        exec_root.display()
+    );
+
+    owner.kill()?; // SIGKILL: no destructor of the owner runs
+    owner.wait()?;
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    while (!processes_mentioning(&exec_root).is_empty() || exec_root.exists())
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let left = processes_mentioning(&exec_root);
+    ensure!(
+        left.is_empty(),
+        "processes still running 60 s after their test process was killed: {left:?}"
+    );
+    ensure!(
+        !exec_root.exists(),
+        "{} was not removed (mounts: {})",
+        exec_root.display(),
+        std::fs::read_to_string("/proc/self/mountinfo")?
+            .lines()
+            .filter(|l| l.contains(&*exec_root.to_string_lossy()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    Ok(())
+}
+
+/// PIDs of the processes whose command line names `path` (dockerd and the containerd it
+/// starts both take paths under their exec root).
+fn processes_mentioning(path: &Path) -> Vec<i32> {
+    let needle = path.to_string_lossy().into_owned();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                let cmdline = String::from_utf8_lossy(&c).replace('\0', " ");
+                // Not the supervisor shell, whose arguments name the exec root too.
+                cmdline.contains(&needle) && !cmdline.contains("pkgrun-dockerd-supervisor")
+            })
+        })
+        .collect()
+}

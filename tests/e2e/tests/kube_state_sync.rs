@@ -224,6 +224,10 @@ fn state_sync_writes_nothing_when_one_document_is_bad() -> Result<()> {
         )),
         "{err}"
     );
+    ensure!(
+        err.contains("hint: remove the key broken.json from configmaps"),
+        "the hint says what to do: {err}"
+    );
     let files = ws.files();
     ensure!(
         files.len() == 1,
@@ -288,6 +292,58 @@ fn the_sink_refuses_one_name_for_two_languages_before_anything() -> Result<()> {
         text(&out.stderr)
     );
     ensure!(configmap(server, &ws.namespace, "shared-state")?.is_none());
+    Ok(())
+}
+
+/// `config check --env` checks the sink as `pkgrun run` does before touching anything, so
+/// "environment complete" means a run would not stop at the sink.
+#[test]
+fn config_check_env_checks_the_sink_like_a_run_would() -> Result<()> {
+    let server = KubeApiServer::shared();
+    let ws = Workspace::new(server)?;
+    let check = |configmap: &str, kubeconfig: Option<&Path>| {
+        let mut cmd = ws.pkgrun(server);
+        cmd.env("PKGRUN_CONFIGMAP", configmap)
+            .env("SOURCE_GIT_SHA", "0123456789abcdef0123456789abcdef01234567")
+            .env("GO_REGISTRY_URL", "http://127.0.0.1:9")
+            .env("GO_REGISTRY_TOKEN", "t")
+            .env("GONOSUMDB", "example.com")
+            .env("NPM_REGISTRY_URL", "http://127.0.0.1:9")
+            .env("NPM_AUTH_TOKEN", "t")
+            .args(["config", "check", "--env"]);
+        if let Some(path) = kubeconfig {
+            cmd.env("KUBECONFIG", path);
+        }
+        cmd.output()
+    };
+    let out = check("{lang}-packages-state", None)?;
+    ensure!(out.status.success(), "{}", text(&out.stderr));
+    let ns = &ws.namespace;
+    ensure!(
+        text(&out.stdout).contains(&format!(
+            "state sink go → configmaps {ns}/go-packages-state, ts → configmaps {ns}/ts-packages-state"
+        )),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = check(
+        "{lang}-packages-state",
+        Some(&ws.path().join("no-such-kubeconfig")),
+    )?;
+    ensure!(out.status.code() == Some(2), "{}", text(&out.stderr));
+    ensure!(
+        text(&out.stderr).contains("no Kubernetes credentials"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = check("shared-state", None)?;
+    ensure!(out.status.code() == Some(2), "{}", text(&out.stderr));
+    ensure!(
+        text(&out.stderr).contains("names one ConfigMap for 2 languages"),
+        "{}",
+        text(&out.stderr)
+    );
+    ensure!(out.stdout.is_empty(), "nothing printed before the error");
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use pkgrun_core::env::ProcessEnv;
 use pkgrun_core::plan;
 use pkgrun_core::version::Timestamp;
 
-use super::{load_config, Outcome};
+use super::{load_config, state_sync, Outcome};
 use crate::cli::Globals;
 
 pub fn check(with_env: bool, globals: &Globals) -> Result<Outcome> {
@@ -20,6 +20,13 @@ pub fn check(with_env: bool, globals: &Globals) -> Result<Outcome> {
             &ProcessEnv,
             Timestamp::now(),
         )?)
+    } else {
+        None
+    };
+    // The ConfigMap sink's names and credentials, as `pkgrun run` checks them before it
+    // touches anything: "environment complete" must mean a run would not stop there.
+    let sink = if with_env {
+        state_sync::sink_targets(&config, &langs)?
     } else {
         None
     };
@@ -74,6 +81,14 @@ pub fn check(with_env: bool, globals: &Globals) -> Result<Outcome> {
             p.versions.sha,
             p.versions.packages.len()
         ));
+    }
+    if let Some(sink) = sink {
+        let names: Vec<String> = sink
+            .names
+            .iter()
+            .map(|(lang, name)| format!("{lang} → configmaps {}/{name}", sink.namespace))
+            .collect();
+        out.push_str(&format!("\nstate sink {}", names.join(", ")));
     }
     println!("{out}");
     Ok(Outcome::SUCCESS)
