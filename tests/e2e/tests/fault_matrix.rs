@@ -975,11 +975,23 @@ fn go_a_registry_fault_leaves_the_state_configmap_as_it_was_and_a_rerun_updates_
     let written = data()?;
     ensure!(matches_local(&written)?, "the ConfigMap is not the state");
 
+    let before = go.scratch.state_files()?;
     go.proxy.add(go.uploads(status(401)));
     let failed = sink(&["run", "go"], OTHER_SHA)?;
     go.proxy.clear();
     ensure!(failed.code == 3, "expected exit 3:\n{failed}");
+    ensure!(
+        failed.stderr.contains(&go.named())
+            && failed
+                .stderr
+                .contains(&format!("configmaps {namespace}/{CM} not written")),
+        "the registry and the unwritten ConfigMap must be named:\n{failed}"
+    );
     ensure!(data()? == written, "the failed run changed the ConfigMap");
+    ensure!(
+        go.scratch.state_files()? == before,
+        "state changed:\n{failed}"
+    );
 
     let again = sink(&["run", "go"], OTHER_SHA)?;
     ensure!(again.code == 0, "re-run after the fault cleared:\n{again}");
