@@ -9,6 +9,7 @@
 //! previous state files byte for byte as they were, no file left in the run's private
 //! TMPDIR, and a re-run after the fault is cleared that completes. Cells share one
 //! registry per test (its start is the slow part), each fault cleared before the next.
+//! The last test adds the state ConfigMap, on the real test kube-apiserver.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
