@@ -8,6 +8,9 @@ use std::fmt;
 
 use pkgrun_core::ExitStatus;
 
+/// What to do about an upload a registry refused as too large (HTTP 413).
+pub const TOO_LARGE_HINT: &str = "the registry (or a proxy in front of it) limits the size of an upload: raise that limit, or make the package smaller";
+
 /// What kind of failure, and so which exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {

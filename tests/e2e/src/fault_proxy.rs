@@ -261,6 +261,11 @@ impl FaultProxy {
         self.shared.rules.lock().expect("rules lock").clear();
     }
 
+    /// Forgets the requests seen so far (the counts start again from zero).
+    pub fn forget(&self) {
+        self.shared.seen.lock().expect("seen lock").clear();
+    }
+
     /// Every request seen so far.
     pub fn seen(&self) -> Vec<Seen> {
         self.shared.seen.lock().expect("seen lock").clone()

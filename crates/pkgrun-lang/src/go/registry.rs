@@ -73,7 +73,11 @@ pub fn upload(ctx: &Context, build: &GoBuild) -> Result<PublishOutcome, Failure>
             };
             match existing::decide(&what, &build.zip_h1, held) {
                 Decision::OtherBytes(text) => Err(Failure::publish(text)
-                    .with_detail(format!("registry said: {}", reply.text_excerpt()))
+                    .with_detail(format!(
+                        "the registry at {} said: {}",
+                        crate::http::redact(&base),
+                        reply.text_excerpt()
+                    ))
                     .with_hint("versions are immutable: publish from a new commit (a new snapshot version), or use another override version")),
                 // The registry refused, yet serves these very bytes: they are published.
                 Decision::AlreadyPresent | Decision::Upload => Ok(PublishOutcome::AlreadyPresent),
@@ -144,8 +148,8 @@ fn accepted(reply: &Reply, build: &GoBuild, what: &str) -> Result<PublishOutcome
     })
 }
 
-/// The failure for an upload refused for its token (401/403) or its content, naming the
-/// registry (`registry` is already redacted).
+/// The failure for an upload refused for its token (401/403), for its URL (404) or its
+/// content, naming the registry (`registry` is already redacted).
 fn refused(reply: &Reply, what: &str, registry: &str) -> Failure {
     match reply.status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Failure::publish(format!(
@@ -158,12 +162,21 @@ fn refused(reply: &Reply, what: &str, registry: &str) -> Failure {
         } else {
             format!("the registry does not accept uploads with {ENV_TOKEN} (403): configure an upload token on the registry, or point {ENV_URL} at one that takes uploads")
         }),
+        StatusCode::NOT_FOUND => Failure::publish(format!(
+            "the registry at {registry} has no upload endpoint: POST /upload of {what} answered HTTP 404"
+        ))
+        .with_detail(format!("registry said: {}", reply.text_excerpt()))
+        .with_hint(format!("check {ENV_URL}: it must be the base URL of a go-registry, which takes uploads at /upload (a plain GOPROXY serves reads only)")),
         s => Failure::publish(format!(
             "the registry at {registry} rejected {what} (HTTP {})",
             s.as_u16()
         ))
         .with_detail(format!("registry said: {}", reply.text_excerpt()))
-        .with_hint("the registry validates module paths, versions, go.mod and zips by the Go rules: fix what it names"),
+        .with_hint(if s == StatusCode::PAYLOAD_TOO_LARGE {
+            crate::failure::TOO_LARGE_HINT
+        } else {
+            "the registry validates module paths, versions, go.mod and zips by the Go rules: fix what it names"
+        }),
     }
 }
 

@@ -9,14 +9,16 @@
 //! then records the registry's file), other contents are a conflict naming both digests
 //! and the first difference (versions are immutable). Only the
 //! missing files are uploaded, so a run that died between the wheel and the sdist
-//! completes on the next run. devpi's own answers agree (checked against
+//! completes on the next run. An upload refused as a duplicate (409) that the look did
+//! not list (another publisher came in between) is decided by the same rule, from a
+//! second look. devpi's own answers agree (checked against
 //! devpi-server 6.20 on a non-volatile index): an identical file is `200 Upload of
 //! identical file to non volatile index.`, a different one `409 … already exists in
 //! non-volatile index`, and a wrong password `401`.
 //!
 //! Credentials go in the `Authorization` header (Basic), never in a URL that is printed.
 
-use pkgrun_core::ecosystem::python::{PYPI_PASSWORD, PYPI_USERNAME};
+use pkgrun_core::ecosystem::python::{PYPI_PASSWORD, PYPI_REPOSITORY_URL, PYPI_USERNAME};
 use pkgrun_core::state::PublishOutcome;
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::StatusCode;
@@ -74,10 +76,12 @@ pub(crate) fn fetch_json_page(
 
 /// The failure for the files of this build that the index has with other bytes (each
 /// text from [`existing::decide`], naming both sha256).
-fn conflict_failure(job: &BuildJob, conflicts: &[String]) -> Failure {
+fn conflict_failure(env: &PyEnv, job: &BuildJob, conflicts: &[String]) -> Failure {
     Failure::publish(format!(
-        "{} {} already exists in the registry with different bytes",
-        job.package.name, job.version
+        "{} {} already exists in the registry at {} with different bytes",
+        job.package.name,
+        job.version,
+        env.repository.without_credentials()
     ))
     .with_detail(conflicts.join("; "))
     .with_hint("published versions are immutable: unset the version override to publish a new snapshot, or publish the exact sources that produced the existing files")
@@ -176,50 +180,37 @@ pub(crate) fn upload(
     let mut conflicts = Vec::new();
     let mut missing = Vec::new();
     for i in 0..build.files.len() {
-        let file = &build.files[i];
-        match listed_decision(file, &listed) {
-            Decision::Upload => missing.push(i),
-            Decision::AlreadyPresent => ctx.log.info(&format!(
-                "{} is already in the registry with the same sha256 {}",
-                file.filename, file.sha256
-            )),
-            Decision::OtherBytes(text) => match held_with_same_contents(ctx, file, &listed)? {
-                Ok(held) => {
-                    ctx.log.info(&format!(
-                        "{} is already in the registry with other bytes (sha256 {}) but the same contents: this build differs only in timestamps or compression; recording the registry's file",
-                        file.filename,
-                        sha256_hex(&held)
-                    ));
-                    let file = &mut build.files[i];
-                    fs_err::write(&file.path, &held)?;
-                    file.sha256 = sha256_hex(&held);
-                    file.bytes = held;
-                }
-                Err(why) => conflicts.push(format!("{text}; {why}")),
-            },
+        match resolve_listed(ctx, build, i, &listed)? {
+            Listed::Absent => missing.push(i),
+            Listed::Present => {}
+            Listed::Conflict(text) => conflicts.push(text),
         }
     }
     if !conflicts.is_empty() {
-        return Err(conflict_failure(job, &conflicts));
+        return Err(conflict_failure(env, job, &conflicts));
     }
     let mut uploaded = false;
-    for file in missing.into_iter().map(|i| &build.files[i]) {
-        match upload_file(ctx, env, build, file)? {
+    for i in missing {
+        match upload_file(ctx, env, build, &build.files[i])? {
             FileOutcome::Uploaded => uploaded = true,
             FileOutcome::Identical => ctx.log.info(&format!(
                 "the registry already had {} with identical bytes",
-                file.filename
+                build.files[i].filename
             )),
             FileOutcome::Exists => {
-                // Refused as a duplicate but not listed before: look again for the digest.
-                let theirs = fetch_json_page(ctx, env, &job.package.name)?
-                    .unwrap_or_default()
-                    .into_iter()
-                    .find(|e| e.filename == file.filename)
-                    .and_then(|e| e.sha256);
-                let unknown = "unknown (not listed on the index page)";
-                if let Decision::OtherBytes(text) = decide(file, theirs.as_deref(), unknown) {
-                    return Err(conflict_failure(job, &[text]));
+                // Refused as a duplicate but not listed before (another publisher came
+                // between our look and our upload): look again and decide by the same
+                // rule as a file listed from the start.
+                let listed = fetch_json_page(ctx, env, &job.package.name)?.unwrap_or_default();
+                match resolve_listed(ctx, build, i, &listed)? {
+                    Listed::Present => {}
+                    Listed::Absent => {
+                        let unknown = "unknown (not listed on the index page)";
+                        if let Decision::OtherBytes(text) = decide(&build.files[i], None, unknown) {
+                            return Err(conflict_failure(env, job, &[text]));
+                        }
+                    }
+                    Listed::Conflict(text) => return Err(conflict_failure(env, job, &[text])),
                 }
             }
         }
@@ -229,6 +220,53 @@ pub(crate) fn upload(
     } else {
         PublishOutcome::AlreadyPresent
     })
+}
+
+/// What the index's listing says about one built file.
+enum Listed {
+    /// Not listed: upload it.
+    Absent,
+    /// Listed with the same sha256, or with other bytes of the same contents (the file
+    /// of the build is then replaced by the registry's, which the state records).
+    Present,
+    /// Listed with other contents: the text names both digests and why.
+    Conflict(String),
+}
+
+/// Decides for file `i` of `build` by the index's listing (see the module docs).
+fn resolve_listed(
+    ctx: &Context,
+    build: &mut PythonBuild,
+    i: usize,
+    listed: &[IndexFile],
+) -> Result<Listed, Failure> {
+    let file = &build.files[i];
+    let text = match listed_decision(file, listed) {
+        Decision::Upload => return Ok(Listed::Absent),
+        Decision::AlreadyPresent => {
+            ctx.log.info(&format!(
+                "{} is already in the registry with the same sha256 {}",
+                file.filename, file.sha256
+            ));
+            return Ok(Listed::Present);
+        }
+        Decision::OtherBytes(text) => text,
+    };
+    match held_with_same_contents(ctx, file, listed)? {
+        Ok(held) => {
+            ctx.log.info(&format!(
+                "{} is already in the registry with other bytes (sha256 {}) but the same contents: this build differs only in timestamps or compression; recording the registry's file",
+                file.filename,
+                sha256_hex(&held)
+            ));
+            let file = &mut build.files[i];
+            fs_err::write(&file.path, &held)?;
+            file.sha256 = sha256_hex(&held);
+            file.bytes = held;
+            Ok(Listed::Present)
+        }
+        Err(why) => Ok(Listed::Conflict(format!("{text}; {why}"))),
+    }
 }
 
 enum FileOutcome {
@@ -324,6 +362,20 @@ fn upload_file(
             PYPI_USERNAME.name(ctx.config.env_prefix()),
             PYPI_PASSWORD.name(ctx.config.env_prefix()),
         ))),
+        StatusCode::NOT_FOUND => Err(reason(Failure::publish(format!(
+            "the registry at {url} has no index to upload {} to (HTTP 404)",
+            file.filename
+        )))
+        .with_hint(format!(
+            "check {}: it must be the upload URL of an existing index (devpi: <server>/<user>/<index>/)",
+            PYPI_REPOSITORY_URL.name(ctx.config.env_prefix()),
+        ))),
+        StatusCode::PAYLOAD_TOO_LARGE => Err(reason(Failure::publish(format!(
+            "the registry at {url} refused the upload of {} as too large (HTTP 413, {} bytes)",
+            file.filename,
+            file.bytes.len()
+        )))
+        .with_hint(crate::failure::TOO_LARGE_HINT)),
         status => Err(reason(Failure::publish(format!(
             "the registry at {url} refused the upload of {} (HTTP {status})",
             file.filename

@@ -140,10 +140,20 @@ impl<'a> Registry<'a> {
                 .bearer_auth(self.token.expose())
                 .body(body.clone())
         })?;
+        let refused = || self.refused(&format!("publishing {name}"), &reply);
         match reply.status {
             s if s.is_success() => Ok(true),
             StatusCode::CONFLICT => Ok(false),
-            _ => Err(self.refused(&format!("publishing {name}"), &reply)),
+            // npm registries also hide a package from a token that may not publish it.
+            StatusCode::NOT_FOUND => Err(refused().with_hint(format!(
+                "check {}: it must be the registry's base URL; and check that {} may publish this package (its scope)",
+                pkgrun_core::ecosystem::ts::NPM_REGISTRY_URL.name,
+                crate::ts::tool::TOKEN_VAR
+            ))),
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(refused().with_hint(crate::failure::TOO_LARGE_HINT))
+            }
+            _ => Err(refused()),
         }
     }
 
