@@ -307,6 +307,19 @@ fn cli_error(failure: Failure) -> CliError {
     }
 }
 
+/// The registry clients' limits: the defaults, with what the command line or the
+/// `PKGRUN_HTTP_*` variables set.
+fn http_timeouts(args: &PipelineArgs) -> pkgrun_lang::http::Timeouts {
+    let defaults = pkgrun_lang::http::Timeouts::default();
+    let secs =
+        |given: Option<f64>, default: Duration| given.map_or(default, Duration::from_secs_f64);
+    pkgrun_lang::http::Timeouts {
+        connect: secs(args.http_connect_timeout, defaults.connect),
+        read: secs(args.http_read_timeout, defaults.read),
+        whole: secs(args.http_timeout, defaults.whole),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::in_order;
@@ -333,18 +346,5 @@ mod tests {
             lang.len()
         });
         assert_eq!(out, vec![2, 6, 2], "results in the items' order");
-    }
-}
-
-/// The registry clients' limits: the defaults, with what the command line or the
-/// `PKGRUN_HTTP_*` variables set.
-fn http_timeouts(args: &PipelineArgs) -> pkgrun_lang::http::Timeouts {
-    let defaults = pkgrun_lang::http::Timeouts::default();
-    let secs =
-        |given: Option<f64>, default: Duration| given.map_or(default, Duration::from_secs_f64);
-    pkgrun_lang::http::Timeouts {
-        connect: secs(args.http_connect_timeout, defaults.connect),
-        read: secs(args.http_read_timeout, defaults.read),
-        whole: secs(args.http_timeout, defaults.whole),
     }
 }
