@@ -83,6 +83,19 @@ impl Timeouts {
     }
 }
 
+impl Timeouts {
+    /// The limits as they act: reqwest's blocking `timeout` (the read timeout) also bounds
+    /// the connect, and nothing outlasts the whole request. Messages name these.
+    fn effective(self) -> Timeouts {
+        let read = self.read.min(self.whole);
+        Timeouts {
+            connect: self.connect.min(read),
+            read,
+            whole: self.whole,
+        }
+    }
+}
+
 /// The process-wide limits [`RegistryHttp::new`] uses (the CLI sets them once, before
 /// any client is built; `None`: the defaults).
 static TIMEOUTS: Mutex<Option<Timeouts>> = Mutex::new(None);
@@ -177,11 +190,11 @@ impl RegistryHttp {
         // reqwest's blocking `timeout` bounds the send (up to the answer's headers) and
         // each read of the body separately: exactly a read timeout. The whole-request
         // limit is checked by `read` between reads.
-        let read = timeouts.read.min(timeouts.whole);
+        let timeouts = timeouts.effective();
         let builder = || {
             Client::builder()
-                .connect_timeout(timeouts.connect.min(read))
-                .timeout(read)
+                .connect_timeout(timeouts.connect)
+                .timeout(timeouts.read)
                 .user_agent(concat!("pkgrun/", env!("CARGO_PKG_VERSION")))
         };
         let built = |b: reqwest::blocking::ClientBuilder| {
@@ -511,5 +524,19 @@ mod tests {
         assert_eq!(capped.connect, Duration::from_secs(2));
         assert_eq!(capped.read, Duration::from_secs(2));
         assert_eq!(capped.whole, Duration::from_secs(2));
+        let odd = Timeouts {
+            connect: Duration::from_secs(9),
+            read: Duration::from_secs(8),
+            whole: Duration::from_secs(3),
+        }
+        .effective();
+        assert_eq!(
+            (odd.connect, odd.read, odd.whole),
+            (
+                Duration::from_secs(3),
+                Duration::from_secs(3),
+                Duration::from_secs(3)
+            )
+        );
     }
 }

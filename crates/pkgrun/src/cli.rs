@@ -486,6 +486,19 @@ mod tests {
     use clap::CommandFactory;
 
     #[test]
+    fn http_limits_are_positive_seconds_from_option_or_variable() {
+        assert_eq!(parse_secs("0.5"), Ok(0.5));
+        for bad in ["0", "-1", "abc", "NaN", "100000"] {
+            assert!(parse_secs(bad).unwrap_err().contains(bad), "{bad}");
+        }
+        let cli = Cli::try_parse_from(["pkgrun", "run", "--http-read-timeout", "2", "go"]).unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(args.http_read_timeout, Some(2.0));
+    }
+
+    #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
     }
