@@ -18,11 +18,12 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use pkgrun_e2e::go::{pkgrun_with_go_env, GoRegistry, GoRegistryOptions};
 use pkgrun_e2e::process::Run;
-use pkgrun_e2e::workspace::example_copy;
-use pkgrun_e2e::{Fault, FaultProxy, Rule};
+use pkgrun_e2e::workspace::{example_copy, pkgrun_with_python_env};
+use pkgrun_e2e::{Devpi, Fault, FaultProxy, Rule};
 use serde_json::Value;
 
 const OTHER_SHA: &str = "fedcba9876543210fedcba9876543210fedcba98";
+const PY_SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
 /// A copy of the example monorepo without its upstream probes (no request leaves
 /// loopback; the cells are about the private registry).
@@ -327,22 +328,19 @@ fn wait_until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) -> R
     Ok(())
 }
 
-/// `pkgrun <args>` started in the background with a private, empty TMPDIR; `pause` is
-/// waited for, then `signal` is sent. Returns the run and the TMPDIR.
+/// `cmd` (a `pkgrun` command) started in the background with a private, empty TMPDIR
+/// under `scratch`; `pause` is waited for, then `signal` is sent. Returns the run and the
+/// TMPDIR. `secret` must not appear in the output.
 fn interrupted(
-    go: &Go,
-    args: &[&str],
-    sha: Option<&str>,
+    mut cmd: Command,
+    scratch: &Path,
+    secret: &str,
     signal: nix::sys::signal::Signal,
     pause: impl FnMut() -> bool,
 ) -> Result<(Run, PathBuf)> {
-    let private = go.tmp.path().join(format!("tmpdir-{}", signal.as_str()));
+    let private = scratch.join(format!("tmpdir-{}", signal.as_str()));
     std::fs::create_dir_all(&private)?;
-    let log = go
-        .tmp
-        .path()
-        .join(format!("pkgrun-{}.stderr", signal.as_str()));
-    let mut cmd = go.command(args, sha, &[]);
+    let log = scratch.join(format!("pkgrun-{}.stderr", signal.as_str()));
     cmd.env("TMPDIR", &private)
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log)?);
@@ -362,8 +360,8 @@ fn interrupted(
         stderr: std::fs::read_to_string(&log)?,
     };
     ensure!(
-        !run.stderr.contains(go.registry.token()),
-        "the token was printed:\n{run}"
+        !run.stderr.contains(secret),
+        "the secret was printed:\n{run}"
     );
     Ok((run, private))
 }
@@ -397,9 +395,9 @@ fn go_sigterm_mid_upload_exits_143_leaves_no_temp_file_and_keeps_the_state() -> 
             .times(1),
     );
     let (out, private) = interrupted(
-        &go,
-        &["run", "go"],
-        Some(OTHER_SHA),
+        go.command(&["run", "go"], Some(OTHER_SHA), &[]),
+        go.tmp.path(),
+        go.registry.token(),
         nix::sys::signal::Signal::SIGTERM,
         // The first publish's uploads passed untouched: wait for the held one.
         || go.proxy.faults_served() >= 1,
@@ -437,9 +435,9 @@ fn go_sigint_while_a_consumer_go_command_runs_stops_it_and_exits_130() -> Result
             .skip(1),
     );
     let (out, private) = interrupted(
-        &go,
-        &["smoke", "go"],
-        None,
+        go.command(&["smoke", "go"], None, &[]),
+        go.tmp.path(),
+        go.registry.token(),
         nix::sys::signal::Signal::SIGINT,
         || go.proxy.count("GET", &go_mod) >= 2,
     )?;
@@ -454,6 +452,51 @@ fn go_sigint_while_a_consumer_go_command_runs_stops_it_and_exits_130() -> Result
 
     go.proxy.clear();
     let again = go.run(&["smoke", "go"], None, &[])?;
+    ensure!(again.code == 0, "re-run after the signal:\n{again}");
+    Ok(())
+}
+
+/// Python: the same SIGTERM mid-upload with the REAL devpi behind the FAKE proxy (the
+/// build, `uv build`, ran before the upload and its files must be gone too).
+#[test]
+fn python_sigterm_mid_upload_exits_143_leaves_no_temp_file_and_keeps_the_state() -> Result<()> {
+    let devpi = Devpi::start()?;
+    let proxy = FaultProxy::start(&devpi.url())?;
+    let (tmp, root) = workspace()?;
+    let command = |sha: &str| {
+        let via = |u: String| u.replace(&devpi.url(), &proxy.url());
+        let mut cmd = pkgrun_with_python_env(&root, &devpi, sha);
+        cmd.env("AMEIDE_PYPI_REPOSITORY_URL", via(devpi.upload_url()))
+            .env("PIP_INDEX_URL", via(devpi.simple_url()))
+            .args(["run", "python"]);
+        cmd
+    };
+    let first = Run::from(command(PY_SHA).output()?);
+    ensure!(first.code == 0, "run without faults:\n{first}");
+    let before = state_files(&root)?;
+    proxy.add(
+        Rule::new(Fault::Delay(Duration::from_secs(120)))
+            .method("POST")
+            .times(1),
+    );
+    let (out, private) = interrupted(
+        command(OTHER_SHA),
+        tmp.path(),
+        devpi.password(),
+        nix::sys::signal::Signal::SIGTERM,
+        || proxy.faults_served() >= 1,
+    )?;
+    ensure!(out.code == 143, "expected exit 143 (128 + SIGTERM):\n{out}");
+    ensure!(
+        out.stderr.contains("SIGTERM received")
+            && out.stderr.contains("1 temporary directory removed"),
+        "{out}"
+    );
+    nothing_left(&out, &private)?;
+    ensure!(state_files(&root)? == before, "state changed:\n{out}");
+
+    proxy.clear();
+    let again = Run::from(command(OTHER_SHA).output()?);
     ensure!(again.code == 0, "re-run after the signal:\n{again}");
     Ok(())
 }
