@@ -36,6 +36,7 @@ pub mod manifest;
 pub mod plan;
 pub mod process;
 pub mod secret;
+pub mod shutdown;
 pub mod state;
 pub mod version;
 

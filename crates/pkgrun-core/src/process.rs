@@ -23,8 +23,9 @@
 //! [`StepCommand::merge_output`] both go to one pipe, like `2>&1`, and lines keep the
 //! exact order the child wrote them (`pkgrun step` does this).
 //!
-//! With a timeout the child runs in its own process group so that the whole group can
-//! be killed; without one it stays in pkgrun's group so Ctrl-C reaches it. If a child
+//! Every child leads its own process group, registered with [`crate::shutdown`] while it
+//! runs: a timeout kills the whole group, and a SIGINT/SIGTERM to pkgrun is forwarded to
+//! it (as SIGINT, then SIGKILL after a grace) before pkgrun exits. If a child
 //! leaves a background process holding its output pipes open, pkgrun stops reading
 //! [`PIPE_GRACE`] after the child itself exited.
 
@@ -41,6 +42,7 @@ use std::time::{Duration, Instant};
 use crate::child_env::{self, Tool};
 use crate::log::Logger;
 use crate::secret::Secret;
+use crate::shutdown;
 
 /// How long to keep reading output after the child exited, for pipes still held open
 /// by background processes it started.
@@ -283,9 +285,8 @@ impl StepCommand {
         if let Some(dir) = &self.cwd {
             cmd.current_dir(dir);
         }
-        if self.timeout.is_some() {
-            cmd.process_group(0);
-        }
+        // Its own group, so that a timeout or pkgrun's shutdown stops everything it started.
+        cmd.process_group(0);
         Ok((cmd, merged))
     }
 }
@@ -297,22 +298,24 @@ pub fn succeeds_quietly(cmd: &StepCommand) -> bool {
     let Ok((mut command, _)) = cmd.clone().command_without_merge() else {
         return false;
     };
-    let Ok(mut child) = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn() else {
+    let Ok(mut child) = shutdown::spawn(command.stdout(Stdio::null()).stderr(Stdio::null())) else {
         return false;
     };
     let limit = cmd.timeout.unwrap_or(Duration::from_secs(30));
     let start = Instant::now();
-    loop {
+    let succeeded = loop {
         match child.try_wait() {
-            Ok(Some(status)) => return status.success(),
+            Ok(Some(status)) => break status.success(),
             Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(10)),
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return false;
+                break false;
             }
         }
-    }
+    };
+    shutdown::reaped(child.id());
+    succeeded
 }
 
 /// Which pipe a line came from.
@@ -454,9 +457,9 @@ pub fn run_step(logger: &Logger, cmd: &StepCommand) -> Result<Output, ProcessErr
     let start = Instant::now();
     // The `Command` (holding our copies of the pipe's write end) is dropped at the end
     // of this statement, so EOF arrives when the child and its descendants close theirs.
-    let spawned = cmd
-        .command()
-        .and_then(|(mut command, merged)| command.spawn().map(|child| (child, merged)));
+    let spawned = cmd.command().and_then(|(mut command, merged)| {
+        shutdown::spawn(&mut command).map(|child| (child, merged))
+    });
     let (mut child, merged) = match spawned {
         Ok(c) => c,
         Err(source) => {
@@ -546,6 +549,7 @@ pub fn run_step(logger: &Logger, cmd: &StepCommand) -> Result<Output, ProcessErr
             source,
         })?,
     };
+    shutdown::reaped(child.id());
     let output = Output {
         lines,
         duration: start.elapsed(),

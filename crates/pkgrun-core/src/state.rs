@@ -413,6 +413,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+    // A signal waits for this write to end (no `.pkgrun-*.tmp` left, the old file or the
+    // new one) and lets none start after it.
+    let _writing = crate::shutdown::write_guard();
     let mut tmp = tempfile::Builder::new()
         .prefix(".pkgrun-")
         .suffix(".tmp")

@@ -14,8 +14,16 @@
 //! as uploaded). Retrying an upload is safe: every registry pkgrun speaks treats a
 //! re-upload of the same bytes as present (Go registry, devpi) or answers 409, which the
 //! adapters resolve with the shared already-present rule.
+//!
+//! Three limits bound an attempt ([`Timeouts`], set once per process from the command
+//! line or `PKGRUN_HTTP_*` with [`set_timeouts`]): the TCP connect, the read timeout (the
+//! answer's headers within it of sending the request, upload included, then no gap longer
+//! than it between two reads of the body: a registry that stalls mid-body fails the
+//! attempt, which is retried like any timeout), and the whole request.
 
-use std::time::Duration;
+use std::io::Read as _;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use pkgrun_core::log::Logger;
 use pkgrun_core::secret::RedactedUrl;
@@ -41,6 +49,68 @@ impl Default for RetryPolicy {
             max_retry_after: Duration::from_secs(30),
         }
     }
+}
+
+/// The time limits of one attempt. See the module documentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Establishing the TCP connection.
+    pub connect: Duration,
+    /// The answer's headers after the request was sent, then each read of the body.
+    pub read: Duration,
+    /// The whole attempt, from connecting to the last byte of the body.
+    pub whole: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            read: Duration::from_secs(60),
+            whole: Duration::from_secs(300),
+        }
+    }
+}
+
+impl Timeouts {
+    /// Every limit at most `deadline` (a quick check must not wait longer).
+    pub fn capped(self, deadline: Duration) -> Timeouts {
+        Timeouts {
+            connect: self.connect.min(deadline),
+            read: self.read.min(deadline),
+            whole: self.whole.min(deadline),
+        }
+    }
+}
+
+impl Timeouts {
+    /// The limits as they act: reqwest's blocking `timeout` (the read timeout) also bounds
+    /// the connect, and nothing outlasts the whole request. Messages name these.
+    fn effective(self) -> Timeouts {
+        let read = self.read.min(self.whole);
+        Timeouts {
+            connect: self.connect.min(read),
+            read,
+            whole: self.whole,
+        }
+    }
+}
+
+/// The process-wide limits [`RegistryHttp::new`] uses (the CLI sets them once, before
+/// any client is built; `None`: the defaults).
+static TIMEOUTS: Mutex<Option<Timeouts>> = Mutex::new(None);
+
+/// Sets the limits of every client built from now on.
+pub fn set_timeouts(timeouts: Timeouts) {
+    *TIMEOUTS.lock().unwrap_or_else(|e| e.into_inner()) = Some(timeouts);
+}
+
+/// The limits set with [`set_timeouts`], else the defaults.
+pub fn timeouts() -> Timeouts {
+    TIMEOUTS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_default()
 }
 
 /// A registry response read to the end.
@@ -89,6 +159,7 @@ pub struct RegistryHttp {
     /// The same settings, never following redirects: for uploads.
     upload_client: Client,
     policy: RetryPolicy,
+    timeouts: Timeouts,
     log: Option<Logger>,
 }
 
@@ -96,23 +167,34 @@ impl std::fmt::Debug for RegistryHttp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RegistryHttp")
             .field("policy", &self.policy)
+            .field("timeouts", &self.timeouts)
             .field("logs_retries", &self.log.is_some())
             .finish_non_exhaustive()
     }
 }
 
 impl RegistryHttp {
+    /// A client with the process's [`timeouts`].
     pub fn new(policy: RetryPolicy) -> Result<Self, Failure> {
-        Self::with_deadline(policy, Duration::from_secs(300))
+        Self::with_timeouts(policy, timeouts())
     }
 
     /// A client whose requests (connect + answer) end after `deadline`: short for quick
     /// checks such as `pkgrun health`, where a hung registry must not hang the caller.
     pub fn with_deadline(policy: RetryPolicy, deadline: Duration) -> Result<Self, Failure> {
+        Self::with_timeouts(policy, timeouts().capped(deadline))
+    }
+
+    /// A client with these limits.
+    pub fn with_timeouts(policy: RetryPolicy, timeouts: Timeouts) -> Result<Self, Failure> {
+        // reqwest's blocking `timeout` bounds the send (up to the answer's headers) and
+        // each read of the body separately: exactly a read timeout. The whole-request
+        // limit is checked by `read` between reads.
+        let timeouts = timeouts.effective();
         let builder = || {
             Client::builder()
-                .connect_timeout(deadline.min(Duration::from_secs(5)))
-                .timeout(deadline)
+                .connect_timeout(timeouts.connect)
+                .timeout(timeouts.read)
                 .user_agent(concat!("pkgrun/", env!("CARGO_PKG_VERSION")))
         };
         let built = |b: reqwest::blocking::ClientBuilder| {
@@ -123,6 +205,7 @@ impl RegistryHttp {
             client: built(builder())?,
             upload_client: built(builder().redirect(reqwest::redirect::Policy::none()))?,
             policy,
+            timeouts,
             log: None,
         })
     }
@@ -190,7 +273,11 @@ impl RegistryHttp {
         let mut last_problem = String::new();
         for attempt in 1..=self.policy.attempts.max(1) {
             let mut wait = backoff;
-            match build(client).send().map(read) {
+            let deadline = Instant::now() + self.timeouts.whole;
+            match build(client)
+                .send()
+                .map(|answer| read(answer, deadline, &self.timeouts))
+            {
                 // An answer cut off mid-body is retried like no answer at all.
                 Ok(Err(cut)) => last_problem = format!("the answer was cut off: {cut}"),
                 Ok(Ok(reply)) if is_retryable_status(reply.status) => {
@@ -206,7 +293,7 @@ impl RegistryHttp {
                         without_url(e)
                     )))
                 }
-                Err(e) => last_problem = without_url(e),
+                Err(e) => last_problem = describe(e, &self.timeouts),
             }
             if attempt < self.policy.attempts {
                 if let Some(log) = &self.log {
@@ -254,8 +341,31 @@ fn retry_after(response: &Response) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
-/// The answer read to the end; a body that ends early is the cause chain's text.
-fn read(response: Response) -> Result<Reply, String> {
+/// What went wrong with a request that got no answer, with the limit that ran out.
+fn describe(e: reqwest::Error, timeouts: &Timeouts) -> String {
+    let limit = if e.is_connect() {
+        ("connect", timeouts.connect)
+    } else {
+        ("read", timeouts.read)
+    };
+    match (e.is_timeout(), limit) {
+        (true, (what, after)) => format!(
+            "no {} within {:.1}s ({what} timeout): {}",
+            if what == "connect" {
+                "connection"
+            } else {
+                "answer"
+            },
+            after.as_secs_f64(),
+            without_url(e)
+        ),
+        (false, _) => without_url(e),
+    }
+}
+
+/// The answer read to the end; a body that ends early, stalls longer than the read
+/// timeout or runs past `deadline` is an error text (retried like no answer).
+fn read(mut response: Response, deadline: Instant, timeouts: &Timeouts) -> Result<Reply, String> {
     let status = response.status();
     let retry_after = retry_after(&response);
     let location = response
@@ -268,7 +378,7 @@ fn read(response: Response) -> Result<Reply, String> {
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let body = response.bytes().map_err(without_url)?.to_vec();
+    let body = read_body(&mut response, deadline, timeouts)?;
     Ok(Reply {
         status,
         content_type,
@@ -276,6 +386,49 @@ fn read(response: Response) -> Result<Reply, String> {
         retry_after,
         location,
     })
+}
+
+/// The body, read in chunks: each read is bounded by the client's read timeout (reqwest's
+/// blocking `timeout`), the sum by `deadline`.
+fn read_body(
+    response: &mut Response,
+    deadline: Instant,
+    timeouts: &Timeouts,
+) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        match response.read(&mut chunk) {
+            Ok(0) => return Ok(body),
+            Ok(n) => body.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(read_problem(e, body.len(), timeouts)),
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "the answer took longer than {:.1}s (whole-request timeout) after {} bytes",
+                timeouts.whole.as_secs_f64(),
+                body.len()
+            ));
+        }
+    }
+}
+
+/// Why reading the body failed: a stall (the read timeout ran out) or the cause chain.
+fn read_problem(e: std::io::Error, received: usize, timeouts: &Timeouts) -> String {
+    let kind = e.kind();
+    match e
+        .into_inner()
+        .map(|inner| inner.downcast::<reqwest::Error>())
+    {
+        Some(Ok(e)) if e.is_timeout() => format!(
+            "the answer stalled after {received} bytes: no byte within {:.1}s (read timeout)",
+            timeouts.read.as_secs_f64()
+        ),
+        Some(Ok(e)) => without_url(*e),
+        Some(Err(other)) => other.to_string(),
+        None => kind.to_string(),
+    }
 }
 
 /// reqwest's Display includes the URL, which may carry credentials: print the cause chain only.
@@ -296,5 +449,94 @@ pub fn redact(url: &str) -> String {
     match RedactedUrl::parse(url) {
         Ok(u) => u.to_string(),
         Err(_) => "<unparseable url>".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+    use std::net::TcpListener;
+
+    /// A FAKE server on loopback: answers every connection with headers promising 100
+    /// bytes and the first 10, then holds the connection open without sending more.
+    fn stalling_server() -> (String, std::sync::mpsc::Sender<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/file", listener.local_addr().unwrap());
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            let mut open = Vec::new();
+            listener.set_nonblocking(true).unwrap();
+            while finished.try_recv().is_err() {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        let _ = stream
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789");
+                        open.push(stream);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        (url, done)
+    }
+
+    fn quick(read: Duration) -> RegistryHttp {
+        RegistryHttp::with_timeouts(
+            RetryPolicy {
+                attempts: 2,
+                first_backoff: Duration::from_millis(10),
+                max_retry_after: Duration::from_secs(1),
+            },
+            Timeouts {
+                connect: Duration::from_secs(5),
+                read,
+                whole: Duration::from_secs(60),
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_body_that_stalls_fails_each_attempt_after_the_read_timeout() {
+        let (url, done) = stalling_server();
+        let started = Instant::now();
+        let err = quick(Duration::from_millis(300)).get(&url).unwrap_err();
+        let took = started.elapsed();
+        let _ = done.send(());
+        // A generous bound (2 × 0.3 s expected), far below the 2 × 60 s that the
+        // whole-request limit alone would take: not a measurement.
+        assert!(
+            took < Duration::from_secs(30),
+            "not cut by the read timeout: {took:?}"
+        );
+        assert_eq!(err.kind, crate::FailureKind::Unreachable, "{err:?}");
+        let text = format!("{err:?}");
+        assert!(
+            text.contains("the answer stalled after 10 bytes") && text.contains("read timeout"),
+            "the read timeout, not the 60 s whole-request limit, must end the attempt: {text}"
+        );
+    }
+
+    #[test]
+    fn limits_are_capped_by_a_deadline() {
+        let capped = Timeouts::default().capped(Duration::from_secs(2));
+        assert_eq!(capped.connect, Duration::from_secs(2));
+        assert_eq!(capped.read, Duration::from_secs(2));
+        assert_eq!(capped.whole, Duration::from_secs(2));
+        let odd = Timeouts {
+            connect: Duration::from_secs(9),
+            read: Duration::from_secs(8),
+            whole: Duration::from_secs(3),
+        }
+        .effective();
+        assert_eq!(
+            (odd.connect, odd.read, odd.whole),
+            (
+                Duration::from_secs(3),
+                Duration::from_secs(3),
+                Duration::from_secs(3)
+            )
+        );
     }
 }

@@ -62,6 +62,8 @@ pub struct Run<'a, A: Adapter> {
     logger: Logger,
     http: RegistryHttp,
     scratch: tempfile::TempDir,
+    /// A signal removes the scratch directory (its `Drop` would not run).
+    _scratch_on_signal: pkgrun_core::shutdown::TempRegistration,
 }
 
 /// What a command is about to do; decides what `prepare` checks.
@@ -167,6 +169,7 @@ impl<'a, A: Adapter> Run<'a, A> {
             sha: plan.map(|p| p.sha.to_string()),
             logger: logger.clone(),
             http: RegistryHttp::new(RetryPolicy::default())?,
+            _scratch_on_signal: pkgrun_core::shutdown::register_temp_dir(scratch.path()),
             scratch,
         })
     }

@@ -19,7 +19,8 @@ current directory, or given with --config). Where to publish, and with which cre
 comes from the environment; nothing is defaulted.
 
 Exit codes: 0 ok; 1 bug; 2 usage, config or environment error (nothing was touched);
-3 publish failed; 4 smoke failed; 5 registry unreachable.";
+3 publish failed; 4 smoke failed; 5 registry unreachable; 130/143 stopped by SIGINT/SIGTERM
+(children stopped, temporary files removed, state files as they were).";
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -388,8 +389,11 @@ Environment (checked before anything is touched; all problems reported at once, 
   cluster: PKGRUN_CONFIGMAP (a name, {lang} replaced) enables the ConfigMap state sink after a
            passed smoke; PKGRUN_NAMESPACE; KUBECONFIG (else the pod's service account)
 
+  limits:  PKGRUN_HTTP_CONNECT_TIMEOUT, PKGRUN_HTTP_READ_TIMEOUT, PKGRUN_HTTP_TIMEOUT (the
+           --http-* options)
+
 Exit codes: 0 ok; 2 usage, config or environment error; 3 publish failed; 4 smoke failed;
-5 registry unreachable after bounded retries.",
+5 registry unreachable after bounded retries; 130/143 stopped by SIGINT/SIGTERM.",
     );
     help
 }
@@ -417,6 +421,19 @@ pub struct PipelineArgs {
     /// consumer, upstream), one testsuite per language.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Seconds to wait for a registry to accept a TCP connection before the attempt
+    /// fails as a timeout (retried; default 5).
+    #[arg(long, env = "PKGRUN_HTTP_CONNECT_TIMEOUT", value_name = "SECS", value_parser = parse_secs)]
+    pub http_connect_timeout: Option<f64>,
+    /// Read timeout, in seconds: a registry must start its answer within it of the
+    /// request being sent (upload included), then never pause longer mid-body; else the
+    /// attempt fails as a timeout and is retried (default 60).
+    #[arg(long, env = "PKGRUN_HTTP_READ_TIMEOUT", value_name = "SECS", value_parser = parse_secs)]
+    pub http_read_timeout: Option<f64>,
+    /// Seconds one attempt of a registry request may take in all, connect to last byte
+    /// (default 300).
+    #[arg(long, env = "PKGRUN_HTTP_TIMEOUT", value_name = "SECS", value_parser = parse_secs)]
+    pub http_timeout: Option<f64>,
     /// Languages to act on (default: every configured language).
     #[arg(value_parser = parse_lang)]
     pub langs: Vec<Lang>,
@@ -449,6 +466,16 @@ fn parse_verbose(s: &str) -> Result<bool, std::convert::Infallible> {
     Ok(log::verbose_enabled(Some(s)))
 }
 
+/// A positive number of seconds (fractions allowed), at most a day.
+fn parse_secs(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 86_400.0 => Ok(secs),
+        _ => Err(format!(
+            "`{s}` is not a number of seconds between 0 and 86400 (e.g. 5 or 0.5)"
+        )),
+    }
+}
+
 pub(crate) fn parse_lang(s: &str) -> Result<Lang, String> {
     s.parse::<Lang>().map_err(|e| e.to_string())
 }
@@ -457,6 +484,19 @@ pub(crate) fn parse_lang(s: &str) -> Result<Lang, String> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn http_limits_are_positive_seconds_from_option_or_variable() {
+        assert_eq!(parse_secs("0.5"), Ok(0.5));
+        for bad in ["0", "-1", "abc", "NaN", "100000"] {
+            assert!(parse_secs(bad).unwrap_err().contains(bad), "{bad}");
+        }
+        let cli = Cli::try_parse_from(["pkgrun", "run", "--http-read-timeout", "2", "go"]).unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(args.http_read_timeout, Some(2.0));
+    }
 
     #[test]
     fn cli_is_consistent() {

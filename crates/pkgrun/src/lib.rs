@@ -24,6 +24,10 @@ pub fn run() -> ExitCode {
     install_panic_hook();
     let cli = cli::Cli::parse();
     let globals = cli.globals();
+    if let Err(e) = install_signal_handler(&globals) {
+        let err = anyhow::anyhow!("cannot install the SIGINT/SIGTERM handler: {e}");
+        return report::print_error(&err, &globals).into();
+    }
     let outcome = match commands::dispatch(cli.command, &globals) {
         Ok(outcome) => outcome,
         Err(err) => commands::Outcome::Status(report::print_error(&err, &globals)),
@@ -32,6 +36,40 @@ pub fn run() -> ExitCode {
         commands::Outcome::Status(s) => s.into(),
         commands::Outcome::Code(code) => ExitCode::from(code),
     }
+}
+
+/// On SIGINT or SIGTERM: stop the children, remove the temporary directories, leave the
+/// state files as they are (see `pkgrun_core::shutdown`), and exit 130 or 143 (128 + the
+/// signal), as a shell reports a command a signal ended.
+fn install_signal_handler(globals: &cli::Globals) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    let log = commands::logger(globals);
+    std::thread::Builder::new()
+        .name("pkgrun-signals".into())
+        .spawn(move || {
+            let Some(signal) = signals.forever().next() else {
+                return;
+            };
+            let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
+            log.warn(&format!(
+                "{name} received: stopping child processes and removing temporary files (state files are left as they were)"
+            ));
+            let stopped = pkgrun_core::shutdown::stop();
+            log.warn(&format!(
+                "stopped: {} child process group(s) ({} killed after {}s), {} temporary director{} removed",
+                stopped.groups,
+                stopped.killed,
+                pkgrun_core::shutdown::CHILD_GRACE.as_secs(),
+                stopped.removed,
+                if stopped.removed == 1 { "y" } else { "ies" }
+            ));
+            for left in &stopped.left {
+                log.fail(&format!("could not remove {left}"));
+            }
+            std::process::exit(128 + signal)
+        })?;
+    Ok(())
 }
 
 /// A panic is a bug: exit 1, as the contract says, with one `error:` message, whatever

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use pkgrun_core::env::ProcessEnv;
@@ -61,6 +61,7 @@ pub fn run(phases: Phases, args: PipelineArgs, globals: &Globals) -> Result<Outc
     if let Some(cpu_jobs) = args.cpu_jobs {
         pkgrun_lang::cpu_slots::set_limit(cpu_jobs as usize);
     }
+    pkgrun_lang::http::set_timeouts(http_timeouts(&args));
     if jobs < langs.len() {
         log.info(&format!(
             "{} languages, {jobs} at a time (--jobs {jobs})",
@@ -303,6 +304,19 @@ fn cli_error(failure: Failure) -> CliError {
         status: failure.exit_status(),
         message: failure.to_string(),
         hint: failure.hint.clone(),
+    }
+}
+
+/// The registry clients' limits: the defaults, with what the command line or the
+/// `PKGRUN_HTTP_*` variables set.
+fn http_timeouts(args: &PipelineArgs) -> pkgrun_lang::http::Timeouts {
+    let defaults = pkgrun_lang::http::Timeouts::default();
+    let secs =
+        |given: Option<f64>, default: Duration| given.map_or(default, Duration::from_secs_f64);
+    pkgrun_lang::http::Timeouts {
+        connect: secs(args.http_connect_timeout, defaults.connect),
+        read: secs(args.http_read_timeout, defaults.read),
+        whole: secs(args.http_timeout, defaults.whole),
     }
 }
 
