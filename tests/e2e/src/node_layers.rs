@@ -389,13 +389,13 @@ impl Cluster {
         let port = gateway_port()?;
         let url = format!("http://{GATEWAY}:{port}");
         let listen = format!("{GATEWAY}:{port}");
-        let (container, volumes, runner_env) = match lang {
-            Lang::Go => go_registry(self.server, namespace, &listen, &url)?,
-            Lang::Ts => self.verdaccio(namespace, &listen, &url)?,
-            Lang::Python => devpi(self.server, namespace, &listen, &url)?,
+        let parts = match lang {
+            Lang::Go => go_registry(&listen, &url)?,
+            Lang::Ts => self.verdaccio(&listen, &url)?,
+            Lang::Python => devpi(&listen, &url)?,
         };
-        create_registry(self.server, namespace, lang, container, volumes)?;
-        let mut env = runner_env;
+        let mut env = parts.runner_env.clone();
+        create_registry(self.server, namespace, lang, parts)?;
         env["SOURCE_GIT_SHA"] = json!(TEST_GIT_SHA);
         create_secret(
             self.server,
@@ -408,71 +408,53 @@ impl Cluster {
 
     /// Verdaccio with the loopback harness's configuration on `listen`, its user database and
     /// secret seeded from the loopback one (copied into its storage: Verdaccio writes there).
-    fn verdaccio(&self, namespace: &str, listen: &str, url: &str) -> Result<RegistryParts> {
+    fn verdaccio(&self, listen: &str, url: &str) -> Result<RegistryParts> {
         let seed = &self.verdaccio_seed;
         let config = render_config(Path::new("/data"), listen, &npm_config_registry()?, None);
-        create_secret(
-            self.server,
-            namespace,
-            "verdaccio-seed",
-            json!({ "config.yaml": config, "htpasswd": seed.htpasswd, "db.json": seed.db }),
-        )?;
         let container = json!({
             "command": ["sh", "-c", "mkdir -p /data/storage && cp /seed/htpasswd /data/htpasswd \
                 && cp /seed/db.json /data/storage/.verdaccio-db.json \
                 && exec node /opt/verdaccio/node_modules/verdaccio/bin/verdaccio --config /seed/config.yaml"],
             "readinessProbe": { "httpGet": { "host": GATEWAY, "port": port_of(listen)?, "path": "/-/ping" }, "periodSeconds": 1 },
-            "volumeMounts": [
-                { "name": "data", "mountPath": "/data" },
-                { "name": "seed", "mountPath": "/seed", "readOnly": true }
-            ]
         });
-        let volumes = vec![
-            json!({ "name": "data", "emptyDir": {} }),
-            json!({ "name": "seed", "secret": { "secretName": "verdaccio-seed" } }),
-        ];
-        let env = json!({ "NPM_REGISTRY_URL": format!("{url}/"), "NPM_AUTH_TOKEN": seed.token });
-        Ok((container, volumes, env))
+        Ok(RegistryParts {
+            container,
+            secret: json!({ "config.yaml": config, "htpasswd": seed.htpasswd, "db.json": seed.db }),
+            secret_files_at: Some("/seed"),
+            runner_env: json!({ "NPM_REGISTRY_URL": format!("{url}/"), "NPM_AUTH_TOKEN": seed.token }),
+        })
     }
 }
 
-/// A registry's container (without image and trust store), its volumes, and the runner's
-/// environment contract for it.
-type RegistryParts = (Value, Vec<Value>, Value);
+/// A registry's container (without image, `/data` and trust store), its Secret, and the
+/// runner's environment contract for it.
+struct RegistryParts {
+    container: Value,
+    /// The registry's Secret (`<deployment>-registry`): its data, and where its files are
+    /// mounted (`None`: the container reads it as environment).
+    secret: Value,
+    secret_files_at: Option<&'static str>,
+    runner_env: Value,
+}
 
 /// The real go-registry: storage in an emptyDir, the upload token from a Secret file.
-fn go_registry(
-    server: &KubeApiServer,
-    namespace: &str,
-    listen: &str,
-    url: &str,
-) -> Result<RegistryParts> {
-    create_secret(
-        server,
-        namespace,
-        "go-registry-token",
-        json!({ "tokens": format!("{REGISTRY_TOKEN}\n") }),
-    )?;
+fn go_registry(listen: &str, url: &str) -> Result<RegistryParts> {
     let container = json!({
         "args": ["--listen", listen, "--storage", "/data/storage",
                  "--token-file", "/token/tokens", "--upstream", go_env_upstream()?],
         "readinessProbe": { "tcpSocket": { "host": GATEWAY, "port": port_of(listen)? }, "periodSeconds": 1 },
-        "volumeMounts": [
-            { "name": "data", "mountPath": "/data" },
-            { "name": "token", "mountPath": "/token", "readOnly": true }
-        ]
     });
-    let volumes = vec![
-        json!({ "name": "data", "emptyDir": {} }),
-        json!({ "name": "token", "secret": { "secretName": "go-registry-token" } }),
-    ];
-    let env = json!({
-        "GO_REGISTRY_URL": url,
-        "GO_REGISTRY_TOKEN": REGISTRY_TOKEN,
-        "GONOSUMDB": EXAMPLE_PRIVATE_PREFIX,
-        "GOSUMDB": "off",
-    });
-    Ok((container, volumes, env))
+    Ok(RegistryParts {
+        container,
+        secret: json!({ "tokens": format!("{REGISTRY_TOKEN}\n") }),
+        secret_files_at: Some("/token"),
+        runner_env: json!({
+            "GO_REGISTRY_URL": url,
+            "GO_REGISTRY_TOKEN": REGISTRY_TOKEN,
+            "GONOSUMDB": EXAMPLE_PRIVATE_PREFIX,
+            "GOSUMDB": "off",
+        }),
+    })
 }
 
 /// What the devpi pod runs once devpi-server answers: what [`crate::Devpi`] does on loopback
@@ -505,22 +487,7 @@ send("PUT", "/root/ameide", {"type": "stage", "bases": ["root/pypi"], "volatile"
 
 /// devpi-server initialised at start, with the user and index of [`crate::Devpi`] created by
 /// [`DEVPI_SETUP`]; the passwords come from a Secret.
-fn devpi(
-    server: &KubeApiServer,
-    namespace: &str,
-    listen: &str,
-    url: &str,
-) -> Result<RegistryParts> {
-    create_secret(
-        server,
-        namespace,
-        "devpi-passwords",
-        json!({
-            "DEVPI_ROOT_PASSWORD": DEVPI_ROOT_PASSWORD,
-            "DEVPI_USER": DEVPI_USER,
-            "DEVPI_PASSWORD": DEVPI_PASSWORD,
-        }),
-    )?;
+fn devpi(listen: &str, url: &str) -> Result<RegistryParts> {
     let port = port_of(listen)?;
     // The argon2 tuning is the loopback harness's (devpi.rs says why).
     let script = format!(
@@ -535,12 +502,10 @@ fn devpi(
             { "name": "DEVPI_URL", "value": url },
             { "name": "DEVPI_SETUP", "value": DEVPI_SETUP }
         ],
-        "envFrom": [{ "secretRef": { "name": "devpi-passwords" } }],
+        "envFrom": [{ "secretRef": { "name": registry_secret(Lang::Python) } }],
         "readinessProbe": { "httpGet": { "host": GATEWAY, "port": port, "path": "/root/ameide/+simple/" }, "periodSeconds": 1 },
-        "volumeMounts": [{ "name": "data", "mountPath": "/data" }]
     });
-    let volumes = vec![json!({ "name": "data", "emptyDir": {} })];
-    let env = json!({
+    let runner_env = json!({
         "AMEIDE_PYPI_REPOSITORY_URL": format!("{url}/root/ameide/"),
         "AMEIDE_PYPI_USERNAME": DEVPI_USER,
         "AMEIDE_PYPI_PASSWORD": DEVPI_PASSWORD,
@@ -549,7 +514,21 @@ fn devpi(
         // named (pkgrun passes PIP_* to pip). A cluster's devpi behind https needs none.
         "PIP_TRUSTED_HOST": GATEWAY,
     });
-    Ok((container, volumes, env))
+    Ok(RegistryParts {
+        container,
+        secret: json!({
+            "DEVPI_ROOT_PASSWORD": DEVPI_ROOT_PASSWORD,
+            "DEVPI_USER": DEVPI_USER,
+            "DEVPI_PASSWORD": DEVPI_PASSWORD,
+        }),
+        secret_files_at: None,
+        runner_env,
+    })
+}
+
+/// The name of `lang`'s registry Secret.
+fn registry_secret(lang: Lang) -> String {
+    format!("{}-registry", lang.registry_deployment())
 }
 
 fn port_of(listen: &str) -> Result<u16> {
@@ -567,38 +546,69 @@ fn create_secret(
     name: &str,
     string_data: Value,
 ) -> Result<()> {
-    let secret: Secret = serde_json::from_value(json!({
-        "metadata": { "name": name },
-        "stringData": string_data,
-    }))?;
+    create::<Secret>(
+        server,
+        namespace,
+        json!({ "metadata": { "name": name }, "stringData": string_data }),
+    )
+}
+
+/// Creates the namespaced `object` (a `K` as JSON) in `namespace`.
+fn create<K>(server: &KubeApiServer, namespace: &str, object: Value) -> Result<()>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + serde::Serialize,
+    K::DynamicType: Default,
+{
+    let what = format!(
+        "create {} {namespace}/{}",
+        K::kind(&Default::default()),
+        object["metadata"]["name"]
+    );
+    let object: K = serde_json::from_value(object).with_context(|| what.clone())?;
     server
         .block_on(
-            Api::<Secret>::namespaced(server.client(), namespace)
-                .create(&PostParams::default(), &secret),
+            Api::<K>::namespaced(server.client(), namespace)
+                .create(&PostParams::default(), &object),
         )
-        .with_context(|| format!("create Secret {namespace}/{name}"))?;
+        .context(what)?;
     Ok(())
 }
 
-/// `lang`'s registry Deployment, one replica of `container` (the STAND-IN image added) with
-/// `hostNetwork` on the bridge address and the host's trust store: the machine's route to the
-/// upstreams presents a certificate only that store knows (the stand-in bases' do not).
+/// `lang`'s registry Deployment, one replica of the container (the STAND-IN image added) with
+/// `hostNetwork` on the bridge address, an emptyDir at `/data`, its Secret's files, and the
+/// host's trust store: the machine's route to the upstreams presents a certificate only that
+/// store knows (the stand-in bases' do not).
 fn create_registry(
     server: &KubeApiServer,
     namespace: &str,
     lang: Lang,
-    mut container: Value,
-    mut volumes: Vec<Value>,
+    parts: RegistryParts,
 ) -> Result<()> {
     const CA: &str = "/etc/ssl/certs/ca-certificates.crt";
     let name = lang.registry_deployment();
+    let mut container = parts.container;
     container["name"] = json!("registry");
     container["image"] = json!(lang.registry_image());
     container["imagePullPolicy"] = json!("Never");
-    let mounts = container["volumeMounts"]
-        .as_array_mut()
-        .context("volumeMounts")?;
-    mounts.push(json!({ "name": "host-ca", "mountPath": CA, "readOnly": true }));
+    let mut mounts = vec![
+        json!({ "name": "data", "mountPath": "/data" }),
+        json!({ "name": "host-ca", "mountPath": CA, "readOnly": true }),
+    ];
+    let mut volumes = vec![
+        json!({ "name": "data", "emptyDir": {} }),
+        json!({ "name": "host-ca", "hostPath": { "path": CA, "type": "File" } }),
+    ];
+    let secret = registry_secret(lang);
+    create_secret(server, namespace, &secret, parts.secret)?;
+    if let Some(path) = parts.secret_files_at {
+        mounts.push(json!({ "name": "files", "mountPath": path, "readOnly": true }));
+        volumes.push(json!({ "name": "files", "secret": { "secretName": secret } }));
+    }
+    container["volumeMounts"] = json!(mounts);
     let env = container["env"].as_array().cloned().unwrap_or_default();
     container["env"] = json!(env
         .into_iter()
@@ -607,28 +617,24 @@ fn create_registry(
                 .map(|n| json!({ "name": n, "value": CA }))
         )
         .collect::<Vec<_>>());
-    volumes.push(json!({ "name": "host-ca", "hostPath": { "path": CA, "type": "File" } }));
-    let deployment: Deployment = serde_json::from_value(json!({
-        "metadata": { "name": name },
-        "spec": {
-            "replicas": 1,
-            "selector": { "matchLabels": { "app": name } },
-            "template": {
-                "metadata": { "labels": { "app": name } },
-                "spec": {
-                    "hostNetwork": true,
-                    "dnsPolicy": "Default",
-                    "containers": [container],
-                    "volumes": volumes
+    create::<Deployment>(
+        server,
+        namespace,
+        json!({
+            "metadata": { "name": name },
+            "spec": {
+                "replicas": 1,
+                "selector": { "matchLabels": { "app": name } },
+                "template": {
+                    "metadata": { "labels": { "app": name } },
+                    "spec": {
+                        "hostNetwork": true,
+                        "dnsPolicy": "Default",
+                        "containers": [container],
+                        "volumes": volumes
+                    }
                 }
             }
-        }
-    }))?;
-    server
-        .block_on(
-            Api::<Deployment>::namespaced(server.client(), namespace)
-                .create(&PostParams::default(), &deployment),
-        )
-        .with_context(|| format!("create the {name} Deployment"))?;
-    Ok(())
+        }),
+    )
 }
