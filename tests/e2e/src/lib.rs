@@ -18,8 +18,9 @@
 //!   loopback, with an admin client, service-account tokens and a fake kubelet for pod logs.
 //! * [`kube_node`]: [`kube_node::KubeNode`], a real node (containerd, kubelet, controller-manager,
 //!   scheduler) for that API server: Deployments and Jobs run their pods by themselves.
-//! * [`go_layer`]: the go layer's cluster on the real node (runner and registry images
-//!   imported, the helmfile stand-in) and a namespace's registry Deployment and runner Secret.
+//! * [`node_layers`]: the package layers' cluster on the real node (the three runner images and
+//!   STAND-IN registry images imported, the helmfile stand-in) and, per
+//!   [`node_layers::Lang`], a namespace's registry Deployment and runner Secret.
 //! * [`docker`]: [`docker::DockerEngine`], a real Docker engine (ours when none answers),
 //!   and [`docker::StandinBase`], the STAND-IN base images of the runner-image suite.
 //! * [`state`]: [`state_document`], a minimal valid state document.
@@ -39,9 +40,9 @@ pub mod docker;
 pub mod fault_proxy;
 pub mod forwarder;
 pub mod go;
-pub mod go_layer;
 pub mod kube_apiserver;
 pub mod kube_node;
+pub mod node_layers;
 pub mod paths;
 pub mod proc_audit;
 pub mod process;

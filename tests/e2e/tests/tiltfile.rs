@@ -7,12 +7,11 @@
 //! edits re-trigger which layer (Tilt's rule: a dep that is a directory matches every file
 //! under it), and the example resources that depend on the synced state files.
 //!
-//! Then the closest thing to `tilt ci` here: the go layer's recorded commands (`infra:27`,
-//! then `example:sdk-go`) run in dependency order against the REAL node of
-//! `pkgrun_e2e::go_layer` (the same cluster, images and STAND-INs as `kube_node`: the helmfile
-//! stand-in, the stand-in base images, the go-registry in a stand-in image). Layers 26 and 28
-//! are checked as recorded only: their registry Deployments (Verdaccio, devpi) have no images
-//! here.
+//! Then the closest thing to `tilt ci` here: the recorded commands of every resource
+//! (`infra:26`, `infra:27`, `infra:28` and their `example:sdk-<lang>` consumers) run in
+//! dependency order against the REAL node of `pkgrun_e2e::node_layers` (the same cluster,
+//! images and STAND-INs as `kube_node`: the helmfile stand-in, the stand-in base images, the
+//! real Verdaccio, go-registry and devpi in stand-in registry images).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -22,7 +21,7 @@ use anyhow::{bail, ensure, Context, Result};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, PostParams};
 use pkgrun_e2e::charts::ChartWorkspace;
-use pkgrun_e2e::go_layer::{self, prepare_namespace, text};
+use pkgrun_e2e::node_layers::{self, text, Lang};
 use pkgrun_e2e::paths::target_tmp_dir;
 use pkgrun_e2e::{copy_tree, example_monorepo, repo_root, workspace_bin};
 use serde_json::Value as Json;
@@ -444,20 +443,23 @@ fn the_standins_refuse_what_tilt_refuses() -> Result<()> {
     Ok(())
 }
 
-/// `tilt ci` for the go layer, on the real node: the recorded commands of `infra:27` and
-/// `example:sdk-go`, in the order their `resource_deps` give, from a directory laid out like
-/// the repository (the charts with their dependencies built, a copy of the example monorepo).
+/// `tilt ci` on the real node: the recorded commands of every resource, in the order their
+/// `resource_deps` give, from a directory laid out like the repository (the charts with their
+/// dependencies built, a copy of the example monorepo).
 #[test]
-fn infra_27_then_its_example_run_on_the_real_node_in_dependency_order() -> Result<()> {
+fn every_resource_runs_on_the_real_node_in_dependency_order() -> Result<()> {
     let resources = tiltfile()?;
-    let go = ["infra:27", "example:sdk-go"];
-    let order: Vec<String> = dependency_order(&resources)?
-        .into_iter()
-        .filter(|n| go.contains(&n.as_str()))
-        .collect();
-    ensure!(order == go, "order {order:?}");
+    let order = dependency_order(&resources)?;
+    for lang in Lang::ALL {
+        let (infra, example) = resource_names(lang)?;
+        let pos = |name: &str| order.iter().position(|n| n == name);
+        ensure!(
+            pos(&infra).is_some() && pos(&infra) < pos(&example),
+            "order {order:?}"
+        );
+    }
 
-    let cluster = go_layer::cluster();
+    let cluster = node_layers::cluster();
     let server = cluster.server;
     // The helmfiles' namespace, which the Tiltfile's state sync reads.
     let namespace: Namespace =
@@ -465,7 +467,9 @@ fn infra_27_then_its_example_run_on_the_real_node_in_dependency_order() -> Resul
     server.block_on(
         Api::<Namespace>::all(server.client()).create(&PostParams::default(), &namespace),
     )?;
-    prepare_namespace(server, "packages")?;
+    for lang in Lang::ALL {
+        cluster.prepare_namespace(lang, "packages")?;
+    }
 
     let root = tempfile::tempdir_in(target_tmp_dir()?)?;
     std::os::unix::fs::symlink(&ChartWorkspace::shared().deploy, root.path().join("deploy"))?;
@@ -507,33 +511,56 @@ fn infra_27_then_its_example_run_on_the_real_node_in_dependency_order() -> Resul
         );
     }
 
-    // infra:27 ran the runner Job on the node (its pod's log, prefixed) and synced its
-    // ConfigMap back byte for byte: the files example:sdk-go depends on.
-    let layer_log = &stdout["infra:27"].1;
-    ensure!(
-        layer_log
-            .lines()
-            .any(|l| l.starts_with("[packages:go-layer]") && l.contains("| [packages:go-smoke]")),
-        "no smoke line of the runner pod:\n{layer_log}"
-    );
-    let configmap = server
-        .configmap("packages", "go-packages-state")?
-        .context("go-packages-state missing")?;
-    for (key, value) in configmap.data.context("no data")? {
-        let synced = std::fs::read_to_string(state_dir.join(&key)).with_context(|| key.clone())?;
-        ensure!(synced == value, "{key} differs from the ConfigMap");
+    for lang in Lang::ALL {
+        let (infra, example) = resource_names(lang)?;
+        // The infra layer ran the runner Job on the node (its pod's log, prefixed) and synced
+        // its ConfigMap back byte for byte: the files the example resource depends on.
+        let layer_log = &stdout[&infra].1;
+        let smoke = format!("| [packages:{}-smoke]", lang.name());
+        ensure!(
+            layer_log
+                .lines()
+                .any(|l| l.starts_with(&lang.layer_scope()) && l.contains(&smoke)),
+            "no smoke line of the {} runner pod:\n{layer_log}",
+            lang.name()
+        );
+        let configmap = server
+            .configmap("packages", &lang.configmap())?
+            .with_context(|| format!("{} missing", lang.configmap()))?;
+        for (key, value) in configmap.data.context("no data")? {
+            let synced =
+                std::fs::read_to_string(state_dir.join(&key)).with_context(|| key.clone())?;
+            ensure!(synced == value, "{key} differs from the ConfigMap");
+        }
+        for dep in by_name(&resources, &example)?.list("deps")? {
+            ensure!(root.path().join(&dep).is_file(), "{dep} was not synced");
+        }
+        // The example consumed that state: the version contract of what the runner published.
+        let version = std::fs::read_to_string(state_dir.join(format!("{}-version", lang.name())))?;
+        let line = format!(
+            "AMEIDE_{}_SDK_VERSION={}",
+            lang.core().ecosystem().env_name(),
+            version.trim()
+        );
+        ensure!(
+            stdout[&example].0.lines().any(|l| l == line),
+            "{example} printed {:?}, want {line}",
+            stdout[&example].0
+        );
     }
-    for dep in by_name(&resources, "example:sdk-go")?.list("deps")? {
-        ensure!(root.path().join(&dep).is_file(), "{dep} was not synced");
-    }
-    // example:sdk-go consumed that state: the version contract of what the runner published.
-    let version = std::fs::read_to_string(state_dir.join("go-version"))?;
-    let line = format!("AMEIDE_GO_SDK_VERSION={}", version.trim());
+    let go_version = std::fs::read_to_string(state_dir.join("go-version"))?;
     ensure!(
-        stdout["example:sdk-go"].0.lines().any(|l| l == line),
-        "example:sdk-go printed {:?}, want {line}",
-        stdout["example:sdk-go"].0
+        go_version.contains("-0123456789ab"),
+        "go-version {go_version:?}"
     );
-    ensure!(version.contains("-0123456789ab"), "go-version {version:?}");
     Ok(())
+}
+
+/// The Tiltfile's `infra:<layer>` and `example:sdk-<lang>` of `lang`'s layer.
+fn resource_names(lang: Lang) -> Result<(String, String)> {
+    let layer = lang.helmfile().split('-').next().context("layer number")?;
+    Ok((
+        format!("infra:{layer}"),
+        format!("example:sdk-{}", lang.name()),
+    ))
 }
