@@ -22,6 +22,21 @@ pub fn example_copy() -> Result<(tempfile::TempDir, PathBuf)> {
     Ok((tmp, root))
 }
 
+/// [`example_copy`] without the example's `upstream_probe`s (they name a public module, npm
+/// package and PyPI project), for suites whose runs must send nothing beyond loopback.
+pub fn example_copy_offline() -> Result<(tempfile::TempDir, PathBuf)> {
+    let (tmp, root) = example_copy()?;
+    let config = root.join("pkgrun.toml");
+    let text = std::fs::read_to_string(&config)?;
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("upstream_probe"))
+        .collect();
+    ensure!(kept.len() + 3 == text.lines().count(), "{text}");
+    std::fs::write(&config, kept.join("\n") + "\n")?;
+    Ok((tmp, root))
+}
+
 /// Every path under `root` → its mode and (for files) the sha256 of its content, except
 /// the top-level `tmp/` (the state directory `tmp/tilt-packages`, which pkgrun writes).
 /// Compare two of them to prove a run left the workspace byte for byte as it was.

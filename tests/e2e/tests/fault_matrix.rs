@@ -18,49 +18,13 @@ use std::process::Command;
 use anyhow::{ensure, Context, Result};
 use pkgrun_e2e::go::{pkgrun_with_go_env, GoRegistry, GoRegistryOptions};
 use pkgrun_e2e::process::Run;
-use pkgrun_e2e::workspace::{example_copy, pkgrun_with_python_env, pkgrun_with_ts_env};
+use pkgrun_e2e::state::{state_files, state_json};
+use pkgrun_e2e::workspace::{example_copy_offline, pkgrun_with_python_env, pkgrun_with_ts_env};
 use pkgrun_e2e::{Devpi, Fault, FaultProxy, KubeApiServer, Rule, Verdaccio};
 use serde_json::Value;
 
 const OTHER_SHA: &str = "fedcba9876543210fedcba9876543210fedcba98";
 const THIRD_SHA: &str = "1111111111222222222233333333334444444444";
-
-/// A copy of the example monorepo without its upstream probes: the matrix is about the
-/// private registries, and without the probes no request leaves loopback.
-fn workspace() -> Result<(tempfile::TempDir, PathBuf)> {
-    let (tmp, root) = example_copy()?;
-    let config = root.join("pkgrun.toml");
-    let text = std::fs::read_to_string(&config)?;
-    let kept: Vec<&str> = text
-        .lines()
-        .filter(|l| !l.starts_with("upstream_probe"))
-        .collect();
-    ensure!(kept.len() + 3 == text.lines().count(), "{text}");
-    std::fs::write(&config, kept.join("\n") + "\n")?;
-    Ok((tmp, root))
-}
-
-/// Every state file under `root`'s state directory, by name, with its bytes.
-fn state_files(root: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
-    let dir = root.join("tmp/tilt-packages");
-    let mut files = BTreeMap::new();
-    for entry in std::fs::read_dir(&dir).with_context(|| format!("read {}", dir.display()))? {
-        let path = entry?.path();
-        if path.is_file() {
-            let name = path.file_name().unwrap_or_default().to_string_lossy();
-            files.insert(name.into_owned(), std::fs::read(&path)?);
-        }
-    }
-    ensure!(!files.is_empty(), "no state in {}", dir.display());
-    Ok(files)
-}
-
-fn state(root: &Path, key: &str) -> Result<Value> {
-    let path = root.join("tmp/tilt-packages").join(format!("{key}.json"));
-    Ok(serde_json::from_slice(
-        &std::fs::read(&path).with_context(|| format!("read {}", path.display()))?,
-    )?)
-}
 
 /// No credential anywhere in the run's output (a credential in a URL is covered by
 /// `secrets_audit`; the go command refuses one over plain http).
@@ -89,7 +53,7 @@ struct Scratch {
 
 impl Scratch {
     fn new() -> Result<Scratch> {
-        let (tmp, root) = workspace()?;
+        let (tmp, root) = example_copy_offline()?;
         let tmpdir = tmp.path().join("tmpdir");
         std::fs::create_dir_all(&tmpdir)?;
         std::fs::create_dir_all(tmp.path().join("home"))?;
@@ -120,7 +84,7 @@ impl Scratch {
     }
 
     fn state(&self, key: &str) -> Result<Value> {
-        state(&self.root, key)
+        state_json(&self.root, key)
     }
 }
 

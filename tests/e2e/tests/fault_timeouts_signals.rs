@@ -9,7 +9,6 @@
 //! Short limits come from the documented variables (`PKGRUN_HTTP_READ_TIMEOUT`,
 //! `PKGRUN_HTTP_CONNECT_TIMEOUT`); nothing here asserts a duration.
 
-use std::collections::BTreeMap;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -18,48 +17,12 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use pkgrun_e2e::go::{pkgrun_with_go_env, GoRegistry, GoRegistryOptions};
 use pkgrun_e2e::process::Run;
-use pkgrun_e2e::workspace::{example_copy, pkgrun_with_python_env};
+use pkgrun_e2e::state::{state_files, state_json};
+use pkgrun_e2e::workspace::{example_copy_offline, pkgrun_with_python_env};
 use pkgrun_e2e::{Devpi, Fault, FaultProxy, Rule};
-use serde_json::Value;
 
 const OTHER_SHA: &str = "fedcba9876543210fedcba9876543210fedcba98";
 const PY_SHA: &str = "0123456789abcdef0123456789abcdef01234567";
-
-/// A copy of the example monorepo without its upstream probes (no request leaves
-/// loopback; the cells are about the private registry).
-fn workspace() -> Result<(tempfile::TempDir, PathBuf)> {
-    let (tmp, root) = example_copy()?;
-    let config = root.join("pkgrun.toml");
-    let text = std::fs::read_to_string(&config)?;
-    let kept: Vec<&str> = text
-        .lines()
-        .filter(|l| !l.starts_with("upstream_probe"))
-        .collect();
-    std::fs::write(&config, kept.join("\n") + "\n")?;
-    Ok((tmp, root))
-}
-
-/// Every state file by name, with its bytes (a leftover `.pkgrun-*.tmp` shows as a new name).
-fn state_files(root: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
-    let dir = root.join("tmp/tilt-packages");
-    let mut files = BTreeMap::new();
-    for entry in std::fs::read_dir(&dir).with_context(|| format!("read {}", dir.display()))? {
-        let path = entry?.path();
-        if path.is_file() {
-            let name = path.file_name().unwrap_or_default().to_string_lossy();
-            files.insert(name.into_owned(), std::fs::read(&path)?);
-        }
-    }
-    ensure!(!files.is_empty(), "no state in {}", dir.display());
-    Ok(files)
-}
-
-fn state(root: &Path, key: &str) -> Result<Value> {
-    let path = root.join("tmp/tilt-packages").join(format!("{key}.json"));
-    Ok(serde_json::from_slice(
-        &std::fs::read(&path).with_context(|| format!("read {}", path.display()))?,
-    )?)
-}
 
 struct Go {
     registry: GoRegistry,
@@ -74,7 +37,7 @@ impl Go {
     fn published() -> Result<Go> {
         let registry = GoRegistry::start(GoRegistryOptions::default())?;
         let proxy = FaultProxy::start(registry.url())?;
-        let (tmp, root) = workspace()?;
+        let (tmp, root) = example_copy_offline()?;
         let go = Go {
             registry,
             proxy,
@@ -123,7 +86,7 @@ impl Go {
 #[test]
 fn go_a_read_stalled_mid_body_fails_each_attempt_on_the_read_timeout_then_exits_5() -> Result<()> {
     let go = Go::published()?;
-    let sdk = state(&go.root, "ameide-sdk-go")?;
+    let sdk = state_json(&go.root, "ameide-sdk-go")?;
     let version = sdk["version"].as_str().context("version")?.to_string();
     let publish_before = sdk["publish"].clone();
     // pkgrun's protocol check reads the zip; its 4 attempts stall after 10 bytes (the
@@ -158,7 +121,7 @@ fn go_a_read_stalled_mid_body_fails_each_attempt_on_the_read_timeout_then_exits_
         "the stalled attempts are not logged as read timeouts:\n{out}"
     );
     ensure!(go.proxy.faults_served() == 4, "{:?}", go.proxy.seen());
-    let sdk = state(&go.root, "ameide-sdk-go")?;
+    let sdk = state_json(&go.root, "ameide-sdk-go")?;
     ensure!(
         sdk["publish"] == publish_before && sdk["version"] == version.as_str(),
         "the smoke changed what was published: {sdk}"
@@ -240,7 +203,7 @@ impl BlackHole {
 fn go_a_registry_that_accepts_no_connection_exits_5_after_bounded_connect_attempts() -> Result<()> {
     let hole = BlackHole::start()?;
     let url = hole.url()?;
-    let (_tmp, root) = workspace()?;
+    let (_tmp, root) = example_copy_offline()?;
     let mut cmd = pkgrun_with_go_env(&root, &url, "connect-timeout-token");
     cmd.args(["publish", "go"])
         .env("PKGRUN_HTTP_CONNECT_TIMEOUT", "1");
@@ -383,6 +346,26 @@ fn nothing_left(run: &Run, private: &Path) -> Result<()> {
     Ok(())
 }
 
+/// How every interrupted run must end: the conventional exit code, the signal logged,
+/// nothing left behind, the previous state files byte for byte.
+fn ended_by_signal(
+    signal: &str,
+    out: &Run,
+    private: &Path,
+    root: &Path,
+    before: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> Result<()> {
+    let code = if signal == "SIGINT" { 130 } else { 143 };
+    ensure!(
+        out.code == code,
+        "expected exit {code} (128 + {signal}):\n{out}"
+    );
+    ensure!(out.stderr.contains(&format!("{signal} received")), "{out}");
+    nothing_left(out, private)?;
+    ensure!(&state_files(root)? == before, "state changed:\n{out}");
+    Ok(())
+}
+
 #[test]
 fn go_sigterm_mid_upload_exits_143_leaves_no_temp_file_and_keeps_the_state() -> Result<()> {
     let go = Go::published()?;
@@ -402,14 +385,11 @@ fn go_sigterm_mid_upload_exits_143_leaves_no_temp_file_and_keeps_the_state() -> 
         // The first publish's uploads passed untouched: wait for the held one.
         || go.proxy.faults_served() >= 1,
     )?;
-    ensure!(out.code == 143, "expected exit 143 (128 + SIGTERM):\n{out}");
+    ended_by_signal("SIGTERM", &out, &private, &go.root, &before)?;
     ensure!(
-        out.stderr.contains("SIGTERM received")
-            && out.stderr.contains("1 temporary directory removed"),
+        out.stderr.contains("1 temporary directory removed"),
         "{out}"
     );
-    nothing_left(&out, &private)?;
-    ensure!(state_files(&go.root)? == before, "state changed:\n{out}");
 
     go.proxy.clear();
     let again = go.run(&["run", "go"], Some(OTHER_SHA), &[])?;
@@ -421,7 +401,7 @@ fn go_sigterm_mid_upload_exits_143_leaves_no_temp_file_and_keeps_the_state() -> 
 fn go_sigint_while_a_consumer_go_command_runs_stops_it_and_exits_130() -> Result<()> {
     let go = Go::published()?;
     let before = state_files(&go.root)?;
-    let version = state(&go.root, "ameide-sdk-go")?["version"]
+    let version = state_json(&go.root, "ameide-sdk-go")?["version"]
         .as_str()
         .context("version")?
         .to_string();
@@ -441,14 +421,11 @@ fn go_sigint_while_a_consumer_go_command_runs_stops_it_and_exits_130() -> Result
         nix::sys::signal::Signal::SIGINT,
         || go.proxy.count("GET", &go_mod) >= 2,
     )?;
-    ensure!(out.code == 130, "expected exit 130 (128 + SIGINT):\n{out}");
+    ended_by_signal("SIGINT", &out, &private, &go.root, &before)?;
     ensure!(
-        out.stderr.contains("SIGINT received")
-            && out.stderr.contains("stopped: 1 child process group"),
+        out.stderr.contains("stopped: 1 child process group"),
         "the go command was not stopped by pkgrun:\n{out}"
     );
-    nothing_left(&out, &private)?;
-    ensure!(state_files(&go.root)? == before, "state changed:\n{out}");
 
     go.proxy.clear();
     let again = go.run(&["smoke", "go"], None, &[])?;
@@ -462,7 +439,7 @@ fn go_sigint_while_a_consumer_go_command_runs_stops_it_and_exits_130() -> Result
 fn python_sigterm_mid_upload_exits_143_leaves_no_temp_file_and_keeps_the_state() -> Result<()> {
     let devpi = Devpi::start()?;
     let proxy = FaultProxy::start(&devpi.url())?;
-    let (tmp, root) = workspace()?;
+    let (tmp, root) = example_copy_offline()?;
     let command = |sha: &str| {
         let via = |u: String| u.replace(&devpi.url(), &proxy.url());
         let mut cmd = pkgrun_with_python_env(&root, &devpi, sha);
@@ -486,14 +463,11 @@ fn python_sigterm_mid_upload_exits_143_leaves_no_temp_file_and_keeps_the_state()
         nix::sys::signal::Signal::SIGTERM,
         || proxy.faults_served() >= 1,
     )?;
-    ensure!(out.code == 143, "expected exit 143 (128 + SIGTERM):\n{out}");
+    ended_by_signal("SIGTERM", &out, &private, &root, &before)?;
     ensure!(
-        out.stderr.contains("SIGTERM received")
-            && out.stderr.contains("1 temporary directory removed"),
+        out.stderr.contains("1 temporary directory removed"),
         "{out}"
     );
-    nothing_left(&out, &private)?;
-    ensure!(state_files(&root)? == before, "state changed:\n{out}");
 
     proxy.clear();
     let again = Run::from(command(OTHER_SHA).output()?);

@@ -669,6 +669,8 @@ const OWNER_DATA_ROOT_ENV: &str = "PKGRUN_E2E_DOCKERD_OWNER_DATA_ROOT";
 /// fresh engine on a throwaway data root, kills that process, then checks that dockerd,
 /// its containerd and its exec root are gone.
 #[test]
+// The re-run tells its parent the exec root on stdout.
+#[allow(clippy::print_stdout)]
 fn an_own_dockerd_is_stopped_and_cleaned_up_when_its_test_process_is_killed() -> Result<()> {
     const NAME: &str = "an_own_dockerd_is_stopped_and_cleaned_up_when_its_test_process_is_killed";
     if let Ok(data_root) = std::env::var(OWNER_DATA_ROOT_ENV) {
