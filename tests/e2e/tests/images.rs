@@ -692,7 +692,8 @@ fn an_own_dockerd_is_stopped_and_cleaned_up_when_its_test_process_is_killed() ->
     let stdout = owner.stdout.take().context("owner's stdout")?;
     let exec_root = std::io::BufRead::lines(std::io::BufReader::new(stdout))
         .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("OWNER ").map(PathBuf::from));
+        // libtest prints `test <name> ... ` without a newline before the test's own output.
+        .find_map(|l| l.split_once("OWNER ").map(|(_, path)| PathBuf::from(path)));
     let Some(exec_root) = exec_root else {
         owner.kill()?;
         anyhow::bail!(
