@@ -81,9 +81,7 @@ impl Timeouts {
             whole: self.whole.min(deadline),
         }
     }
-}
 
-impl Timeouts {
     /// The limits as they act: reqwest's blocking `timeout` (the read timeout) also bounds
     /// the connect, and nothing outlasts the whole request. Messages name these.
     fn effective(self) -> Timeouts {
